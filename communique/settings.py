@@ -1,0 +1,104 @@
+"""Settings are data: each one has a default and its help text, shared by the CLI and the docs.
+
+`Settings.from_mapping` builds settings from a dict (``create_app(config)``), environment
+variables are ``COMMUNIQUE_<NAME>``; the CLI exposes the same names as ``--kebab-case`` options.
+"""
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from communique.namespaces import DEFAULT_BASE
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""The checkout holding `ontology/`, `graph/` and `shapes/` (the bundled dataset)."""
+
+
+def setting(default: Any, help: str, **kwargs: Any) -> Any:
+    return field(default=default, metadata={"help": help, **kwargs})
+
+
+@dataclass(frozen=True)
+class Settings:
+    base: str = setting(DEFAULT_BASE, "Canonical base IRI of the published data (ends with /).")
+    public_url: str | None = setting(
+        None,
+        "URL at which this server is reached, when it differs from the base "
+        "(links on pages then stay on this server).",
+    )
+    data: tuple[str, ...] = setting(
+        (), "RDF files to publish instead of the bundled graph (named graphs kept)."
+    )
+    shapes: tuple[str, ...] = setting(
+        (), "SHACL files that --data must conform to before it is published."
+    )
+    store: str | None = setting(
+        None, "URL of a SPARQL 1.1 endpoint to answer queries instead of the embedded store."
+    )
+    store_dir: str | None = setting(
+        None, "Directory for an on-disk embedded store; a restart with the same data reuses it."
+    )
+    default_graph: str = setting(
+        "union",
+        "'union': the default graph is the union of all graphs; "
+        "'data': only the triples outside named graphs (standard RDF dataset semantics).",
+        choices=("union", "data"),
+    )
+    timeout: float = setting(10.0, "Wall-clock time limit of one query, in seconds.")
+    max_rows: int = setting(
+        10000, "Result cap: rows (SELECT) or triples (CONSTRUCT/DESCRIBE) in one answer."
+    )
+    max_query_bytes: int = setting(65536, "Longest accepted query text, in bytes.")
+    query_workers: int = setting(2, "Worker processes that evaluate SPARQL queries.")
+    workers: int = setting(2, "Web server worker processes.")
+    threads: int = setting(8, "Threads per web server worker.")
+    allow_service: tuple[str, ...] = setting(
+        (), "SPARQL endpoints that SERVICE may call (federation is off when empty)."
+    )
+    allow_private_service: bool = setting(
+        False, "Let allow-listed SERVICE endpoints resolve to loopback or private addresses."
+    )
+    rate_limit_concurrency: int = setting(
+        8, "Queries one client may have running at once (0 turns rate limiting off)."
+    )
+    rate_limit_query_seconds: float = setting(
+        120.0, "Query time one client may spend per minute, in seconds (0: no budget)."
+    )
+    project_root: str = setting(
+        str(PROJECT_ROOT), "Folder holding the bundled ontology/, graph/ and shapes/."
+    )
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None = None) -> "Settings":
+        """Settings from environment variables, overridden by `values` (unknown keys refused)."""
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        chosen: dict[str, Any] = {}
+        for name, spec in names.items():
+            raw = os.environ.get(f"COMMUNIQUE_{name.upper()}")
+            if raw is not None:
+                chosen[name] = _from_text(spec, raw)
+        for name, value in (values or {}).items():
+            if name not in names:
+                raise ValueError(f"unknown setting {name!r}")
+            chosen[name] = tuple(value) if isinstance(value, list) else value
+        return cls(**chosen)
+
+    @property
+    def bundled(self) -> bool:
+        """True when serving the bundled graph rather than --data files or a remote store."""
+        return not self.data and self.store is None
+
+
+def _from_text(spec: dataclasses.Field, raw: str) -> Any:
+    if isinstance(spec.default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(spec.default, tuple):
+        return tuple(part for part in raw.split() if part)
+    if isinstance(spec.default, int):
+        return int(raw)
+    if isinstance(spec.default, float):
+        return float(raw)
+    return raw
