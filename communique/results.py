@@ -1,0 +1,424 @@
+"""Serialise query answers: SPARQL results (JSON, XML, CSV, TSV) and RDF graphs, under a cap.
+
+Formats are named here; `RESULTS_MEDIA_TYPES` and `RDF_MEDIA_TYPES` map each name to its media
+type (``communique.negotiation`` maps requests to these names).
+
+The result cap is never applied silently. `serialize_answer` writes at most ``max_rows``
+solutions (SELECT) or distinct triples (CONSTRUCT, DESCRIBE), reads one more to learn whether the
+answer was longer, and when it was:
+
+* sets ``SerializedAnswer.truncated``;
+* SPARQL JSON results get ``"link": [RESULT_CAP_LINK]`` in ``head``;
+* SPARQL XML results get ``<link href="RESULT_CAP_LINK"/>`` in ``<head>``;
+* the HTTP layer adds a response header saying so, for every format (CSV, TSV and RDF bodies
+  have no place for the signal).
+
+Booleans (ASK) in CSV and TSV: the CSV/TSV specification defines no boolean form; as Oxigraph
+does (and its parser reads back), the body is the bare word ``true`` or ``false``. (Jena writes a
+one-column table ``_askResult`` instead.)
+
+An answer that a format cannot carry faithfully is refused with NotAcceptable (406), naming the
+formats that can: characters XML 1.0 forbids (e.g. U+0001) in the XML formats, a predicate IRI
+with no XML local name or a carriage return (XML readers turn it into a line feed) in RDF/XML,
+RDF 1.2 triple terms in JSON-LD.
+"""
+
+import json
+import re
+import xml.parsers.expat
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import pyoxigraph
+from pyoxigraph import BlankNode, Literal, NamedNode, Quad, RdfFormat, Triple
+
+from communique.errors import NotAcceptable
+
+RESULT_CAP_LINK = "https://w3id.org/communique/docs/limits#result-cap"
+"""The page explaining the result cap; linked from every truncated answer."""
+
+RESULTS_MEDIA_TYPES: Mapping[str, str] = MappingProxyType(
+    {
+        "json": "application/sparql-results+json",
+        "xml": "application/sparql-results+xml",
+        "csv": "text/csv; charset=utf-8",
+        "tsv": "text/tab-separated-values; charset=utf-8",
+    }
+)
+"""SPARQL results format name -> media type (answers to SELECT and ASK)."""
+
+RDF_MEDIA_TYPES: Mapping[str, str] = MappingProxyType(
+    {
+        "turtle": "text/turtle",
+        "ntriples": "application/n-triples",
+        "nquads": "application/n-quads",
+        "trig": "application/trig",
+        "jsonld": "application/ld+json",
+        "rdfxml": "application/rdf+xml",
+    }
+)
+"""RDF format name -> media type (answers to CONSTRUCT and DESCRIBE)."""
+
+_RDF_FORMAT_OF_NAME = MappingProxyType(
+    {
+        "turtle": RdfFormat.TURTLE,
+        "ntriples": RdfFormat.N_TRIPLES,
+        "nquads": RdfFormat.N_QUADS,
+        "trig": RdfFormat.TRIG,
+        "jsonld": RdfFormat.JSON_LD,
+        "rdfxml": RdfFormat.RDF_XML,
+    }
+)
+_PREFIXED_RDF_FORMATS = frozenset({"turtle", "trig", "rdfxml"})
+
+XSD = "http://www.w3.org/2001/XMLSchema#"
+XSD_STRING = XSD + "string"
+RESULTS_NAMESPACE = "http://www.w3.org/2005/sparql-results#"
+ITS_NAMESPACE = "http://www.w3.org/2005/11/its"
+
+
+@dataclass(frozen=True)
+class SerializedAnswer:
+    """One query answer, written in one format."""
+
+    kind: str
+    """"solutions" (SELECT), "boolean" (ASK) or "graph" (CONSTRUCT, DESCRIBE)."""
+    format: str
+    media_type: str
+    body: bytes
+    count: int
+    """Solutions or triples written; 1 for a boolean."""
+    truncated: bool
+    """True when the answer had more than max_rows and was cut at max_rows."""
+    duration: float = 0.0
+    """Seconds spent evaluating and writing, when whoever ran the query measured it."""
+
+
+def serialize_answer(
+    result: object,
+    *,
+    results_format: str,
+    graph_format: str,
+    max_rows: int,
+    prefixes: Mapping[str, str] | None = None,
+) -> SerializedAnswer:
+    """Write `result` (what `Store.query` returns) in the format for its kind.
+
+    Solutions and booleans use `results_format`, graphs `graph_format`; `prefixes` (name ->
+    namespace) abbreviate IRIs in Turtle, TriG and RDF/XML, where only the used ones are declared.
+
+    :raises NotAcceptable: the chosen format cannot carry this answer faithfully.
+    :raises ValueError: an unknown format name or a negative `max_rows`.
+    """
+    if max_rows < 0:
+        raise ValueError(f"max_rows must not be negative, not {max_rows}")
+    if isinstance(result, bool | pyoxigraph.QueryBoolean):
+        return _boolean_answer(bool(result), results_format)
+    if hasattr(result, "variables"):
+        return _solutions_answer(result, results_format, max_rows)
+    return _graph_answer(result, graph_format, max_rows, prefixes or {})
+
+
+class _Capped:
+    """Iterates at most `limit` items; reads one more to set `truncated` if there was more."""
+
+    def __init__(self, items: Iterable, limit: int):
+        self._items = items
+        self._limit = limit
+        self.count = 0
+        self.truncated = False
+
+    def __iter__(self) -> Iterator:
+        for item in self._items:
+            if self.count == self._limit:
+                self.truncated = True
+                return
+            self.count += 1
+            yield item
+
+
+def _media_type(table: Mapping[str, str], name: str) -> str:
+    if name not in table:
+        raise ValueError(f"unknown format {name!r}; known: {', '.join(table)}")
+    return table[name]
+
+
+# --- ASK ----------------------------------------------------------------------------------------
+
+
+def _boolean_answer(value: bool, format_name: str) -> SerializedAnswer:
+    media_type = _media_type(RESULTS_MEDIA_TYPES, format_name)
+    word = "true" if value else "false"
+    if format_name == "json":
+        body = f'{{"head":{{}},"boolean":{word}}}'
+    elif format_name == "xml":
+        body = f"{_XML_START}<head></head><boolean>{word}</boolean></sparql>"
+    else:
+        body = word
+    return SerializedAnswer("boolean", format_name, media_type, body.encode(), 1, False)
+
+
+# --- SELECT -------------------------------------------------------------------------------------
+
+
+def _solutions_answer(solutions: object, format_name: str, max_rows: int) -> SerializedAnswer:
+    media_type = _media_type(RESULTS_MEDIA_TYPES, format_name)
+    names = [variable.value for variable in solutions.variables]
+    rows = _Capped(solutions, max_rows)
+    body = _SOLUTIONS_WRITERS[format_name](names, rows)
+    return SerializedAnswer(
+        "solutions", format_name, media_type, body.encode(), rows.count, rows.truncated
+    )
+
+
+def _bindings(names: list[str], solution: Iterable) -> Iterator[tuple[str, object]]:
+    """(variable name, term) for the bound variables of `solution`, in projection order."""
+    return ((name, term) for name, term in zip(names, solution, strict=True) if term is not None)
+
+
+def _json_solutions(names: list[str], rows: _Capped) -> str:
+    bindings = ",".join(
+        _json_text({name: _json_term(term) for name, term in _bindings(names, row)}) for row in rows
+    )
+    head: dict[str, list[str]] = {"vars": names}
+    if rows.truncated:
+        head["link"] = [RESULT_CAP_LINK]
+    return f'{{"head":{_json_text(head)},"results":{{"bindings":[{bindings}]}}}}'
+
+
+def _json_text(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json_term(term: object) -> dict:
+    if isinstance(term, NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, Triple):
+        parts = {"subject": term.subject, "predicate": term.predicate, "object": term.object}
+        return {"type": "triple", "value": {k: _json_term(v) for k, v in parts.items()}}
+    written = {"type": "literal", "value": term.value}
+    if term.language:
+        written["xml:lang"] = term.language
+        if term.direction is not None:
+            written["its:dir"] = term.direction.value
+    elif term.datatype.value != XSD_STRING:
+        written["datatype"] = term.datatype.value
+    return written
+
+
+_XML_START = f'<?xml version="1.0"?><sparql xmlns="{RESULTS_NAMESPACE}">'
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_XML_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;", "\t": "&#9;"}
+)
+
+
+def _xml_solutions(names: list[str], rows: _Capped) -> str:
+    results = "".join(
+        "<result>"
+        + "".join(
+            f'<binding name="{name}">{_xml_term(term)}</binding>'
+            for name, term in _bindings(names, row)
+        )
+        + "</result>"
+        for row in rows
+    )
+    head = "".join(f'<variable name="{name}"/>' for name in names)
+    if rows.truncated:
+        head += f'<link href="{_xml_escape(RESULT_CAP_LINK)}"/>'
+    return f"{_XML_START}<head>{head}</head><results>{results}</results></sparql>"
+
+
+_XML_EDGE_WHITESPACE = re.compile(r"^[ \n]+|[ \n]+$")
+
+
+def _xml_text(text: str) -> str:
+    """Escaped text content whose leading and trailing white space survives trimming readers."""
+    return _XML_EDGE_WHITESPACE.sub(
+        lambda found: "".join(f"&#{ord(character)};" for character in found.group()),
+        _xml_escape(text),
+    )
+
+
+def _xml_escape(text: str) -> str:
+    if _XML_FORBIDDEN.search(text):
+        raise NotAcceptable(
+            "the answer holds a character that XML 1.0 cannot carry; ask for JSON, CSV or TSV",
+            offered=[RESULTS_MEDIA_TYPES[name] for name in ("json", "csv", "tsv")],
+        )
+    return text.translate(_XML_ESCAPES)
+
+
+def _xml_term(term: object) -> str:
+    if isinstance(term, NamedNode):
+        return f"<uri>{_xml_escape(term.value)}</uri>"
+    if isinstance(term, BlankNode):
+        return f"<bnode>{_xml_escape(term.value)}</bnode>"
+    if isinstance(term, Triple):
+        return (
+            f"<triple><subject>{_xml_term(term.subject)}</subject>"
+            f"<predicate>{_xml_term(term.predicate)}</predicate>"
+            f"<object>{_xml_term(term.object)}</object></triple>"
+        )
+    if term.language:
+        attributes = f' xml:lang="{_xml_escape(term.language)}"'
+        if term.direction is not None:
+            attributes += (
+                f' its:dir="{term.direction.value}" xmlns:its="{ITS_NAMESPACE}" its:version="2.0"'
+            )
+    elif term.datatype.value != XSD_STRING:
+        attributes = f' datatype="{_xml_escape(term.datatype.value)}"'
+    else:
+        attributes = ""
+    return f"<literal{attributes}>{_xml_text(term.value)}</literal>"
+
+
+def _csv_solutions(names: list[str], rows: _Capped) -> str:
+    lines = [",".join(names)]
+    lines.extend(",".join(_csv_field(term) for term in row) for row in rows)
+    return "".join(line + "\r\n" for line in lines)
+
+
+def _csv_field(term: object) -> str:
+    if term is None:
+        return ""
+    text = _csv_text(term)
+    if any(character in text for character in '",\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _csv_text(term: object) -> str:
+    """A term as the CSV format writes it: IRI, ``_:label`` or the literal's lexical form."""
+    if isinstance(term, BlankNode):
+        return "_:" + term.value
+    if isinstance(term, Triple):
+        return " ".join(_csv_text(part) for part in (term.subject, term.predicate, term.object))
+    return term.value
+
+
+def _tsv_solutions(names: list[str], rows: _Capped) -> str:
+    lines = ["\t".join("?" + name for name in names)]
+    lines.extend("\t".join("" if term is None else _tsv_term(term) for term in row) for row in rows)
+    return "".join(line + "\n" for line in lines)
+
+
+_BARE_TSV_LITERALS = {
+    XSD + "integer": re.compile(r"[+-]?[0-9]+", re.ASCII),
+    XSD + "decimal": re.compile(r"[+-]?[0-9]*\.[0-9]+", re.ASCII),
+    XSD + "double": re.compile(r"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)[eE][+-]?[0-9]+", re.ASCII),
+    XSD + "boolean": re.compile(r"true|false"),
+}
+"""Datatype -> lexical forms that Turtle reads back as that very literal when written bare."""
+
+_TURTLE_STRING_ESCAPES = str.maketrans(
+    {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+)
+
+
+def _tsv_term(term: object) -> str:
+    """A term in Turtle syntax, as the TSV format writes it."""
+    if isinstance(term, NamedNode):
+        return f"<{term.value}>"
+    if isinstance(term, BlankNode):
+        return "_:" + term.value
+    if isinstance(term, Triple):
+        parts = (term.subject, term.predicate, term.object)
+        return "<<( " + " ".join(_tsv_term(part) for part in parts) + " )>>"
+    return _turtle_literal(term)
+
+
+def _turtle_literal(literal: Literal) -> str:
+    datatype = literal.datatype.value
+    bare = _BARE_TSV_LITERALS.get(datatype)
+    if bare is not None and bare.fullmatch(literal.value):
+        return literal.value
+    quoted = '"' + literal.value.translate(_TURTLE_STRING_ESCAPES) + '"'
+    if literal.language:
+        direction = "" if literal.direction is None else "--" + literal.direction.value
+        return f"{quoted}@{literal.language}{direction}"
+    if datatype == XSD_STRING:
+        return quoted
+    return f"{quoted}^^<{datatype}>"
+
+
+_SOLUTIONS_WRITERS = {
+    "json": _json_solutions,
+    "xml": _xml_solutions,
+    "csv": _csv_solutions,
+    "tsv": _tsv_solutions,
+}
+
+
+# --- CONSTRUCT and DESCRIBE ---------------------------------------------------------------------
+
+
+def _graph_answer(
+    triples: Iterable[Triple], format_name: str, max_rows: int, prefixes: Mapping[str, str]
+) -> SerializedAnswer:
+    media_type = _media_type(RDF_MEDIA_TYPES, format_name)
+    rdf_format = _RDF_FORMAT_OF_NAME[format_name]
+    capped = _Capped(_distinct(triples), max_rows)
+    graph = list(capped)
+    used = _used_prefixes(graph, prefixes) if format_name in _PREFIXED_RDF_FORMATS else None
+    statements = [Quad(*triple) for triple in graph] if rdf_format.supports_datasets else graph
+    try:
+        body = pyoxigraph.serialize(statements, format=rdf_format, prefixes=used)
+    except (OSError, ValueError) as error:
+        raise _not_writable(format_name, str(error)) from error
+    if format_name == "rdfxml":
+        _check_rdfxml(graph, body)
+    return SerializedAnswer("graph", format_name, media_type, body, capped.count, capped.truncated)
+
+
+def _distinct(triples: Iterable[Triple]) -> Iterator[Triple]:
+    seen: set[Triple] = set()
+    for triple in triples:
+        if triple not in seen:
+            seen.add(triple)
+            yield triple
+
+
+def _used_prefixes(graph: list[Triple], prefixes: Mapping[str, str]) -> dict[str, str]:
+    """The prefixes whose namespace starts at least one IRI of `graph`."""
+    iris = {iri for triple in graph for iri in _iris(triple)}
+    return {
+        name: namespace
+        for name, namespace in prefixes.items()
+        if any(iri.startswith(namespace) for iri in iris)
+    }
+
+
+def _iris(term: object) -> Iterator[str]:
+    if isinstance(term, Triple):
+        for part in term:
+            yield from _iris(part)
+    elif isinstance(term, NamedNode):
+        yield term.value
+    elif isinstance(term, Literal) and not term.language and term.datatype.value != XSD_STRING:
+        yield term.datatype.value
+
+
+def _check_rdfxml(graph: list[Triple], body: bytes) -> None:
+    """:raises NotAcceptable: the RDF/XML is not well-formed or would change a literal."""
+    if any(isinstance(t.object, Literal) and "\r" in t.object.value for t in graph):
+        raise _not_writable("rdfxml", "XML readers would turn a carriage return into a line feed")
+    parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
+    try:
+        parser.Parse(body, True)
+    except xml.parsers.expat.ExpatError as error:
+        raise _not_writable(
+            "rdfxml",
+            f"a predicate IRI has no XML local name or a character is not allowed ({error})",
+        ) from error
+
+
+def _not_writable(format_name: str, reason: str) -> NotAcceptable:
+    others = [media for name, media in RDF_MEDIA_TYPES.items() if name != format_name]
+    return NotAcceptable(
+        f"this answer cannot be written as {RDF_MEDIA_TYPES[format_name]}: {reason}",
+        offered=others,
+    )

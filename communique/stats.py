@@ -1,0 +1,176 @@
+"""Statistics of a dataset: triples per named graph, instances per class, claims per status.
+
+Counted exactly with SPARQL on an in-memory pyoxigraph store holding the dataset's quads.
+"""
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from communique.dataset import bundled_quads, read_quads
+from communique.layout import Layout
+from communique.namespaces import DEFAULT_BASE, sparql_prologue
+from communique.validation import language_rank, local_name, prefixed_name
+
+DEFAULT_GRAPH = ""
+"""How the default graph is named among the graphs (it has no IRI)."""
+
+TRIPLES_PER_NAMED_GRAPH = (
+    "SELECT ?graph (COUNT(*) AS ?n) WHERE { GRAPH ?graph { ?s ?p ?o } } GROUP BY ?graph"
+)
+TRIPLES_IN_DEFAULT_GRAPH = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+INSTANCES_PER_CLASS = """
+SELECT ?class (COUNT(DISTINCT ?instance) AS ?n) WHERE { ?instance a ?class } GROUP BY ?class
+"""
+CLAIMS = (
+    sparql_prologue(("cq", "rdfs"))
+    + """
+SELECT (COUNT(DISTINCT ?claim) AS ?n) WHERE { ?claim a/rdfs:subClassOf* cq:Claim }
+"""
+)
+CLAIMS_PER_STATUS = (
+    sparql_prologue(("cq",))
+    + """
+SELECT ?status (COUNT(DISTINCT ?claim) AS ?n) WHERE { ?claim cq:epistemicStatus ?status }
+GROUP BY ?status
+"""
+)
+STATUS_LABELS = (
+    sparql_prologue(("cq", "skos", "rdfs"))
+    + """
+SELECT DISTINCT ?status ?property ?label WHERE {
+  ?claim cq:epistemicStatus ?status .
+  VALUES ?property { skos:prefLabel rdfs:label }
+  ?status ?property ?label .
+}
+"""
+)
+LABEL_PROPERTY_RANK = {
+    "http://www.w3.org/2004/02/skos/core#prefLabel": 0,
+    "http://www.w3.org/2000/01/rdf-schema#label": 1,
+}
+
+
+@dataclass(frozen=True)
+class Count:
+    iri: str
+    """The counted thing: a graph (`DEFAULT_GRAPH` for the default graph), class or status."""
+    count: int
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class DatasetStats:
+    graphs: tuple[Count, ...]
+    """Triples per graph, by graph IRI."""
+    classes: tuple[Count, ...]
+    """Distinct instances per class (``rdf:type`` in any graph), most frequent first."""
+    claims: int
+    """Instances of ``cq:Claim`` or its subclasses (as the ontology in the data declares them)."""
+    statuses: tuple[Count, ...]
+    """Claims per epistemic status, most frequent first, labelled by the status concept."""
+
+    @property
+    def triples(self) -> int:
+        return sum(count.count for count in self.graphs)
+
+    def to_text(self) -> str:
+        lines = [f"Triples per graph ({self.triples} in all)"]
+        lines += [count_line(c.count, graph_name(c.iri)) for c in self.graphs]
+        lines += ["", f"Instances per class ({len(self.classes)} classes)"]
+        lines += [count_line(c.count, prefixed_name(c.iri)) for c in self.classes]
+        lines += ["", f"Claims per epistemic status ({self.claims} claims)"]
+        lines += [count_line(c.count, f"{c.label}  {prefixed_name(c.iri)}") for c in self.statuses]
+        return "\n".join(lines) + "\n"
+
+    def to_json(self) -> str:
+        document = {
+            "triples": self.triples,
+            "graphs": [{"graph": c.iri or None, "triples": c.count} for c in self.graphs],
+            "classes": [{"class": c.iri, "instances": c.count} for c in self.classes],
+            "claims": self.claims,
+            "statuses": [
+                {"status": c.iri, "label": c.label, "claims": c.count} for c in self.statuses
+            ],
+        }
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def count_line(count: int, name: str) -> str:
+    return f"{count:>8}  {name}"
+
+
+def graph_name(iri: str) -> str:
+    return prefixed_name(iri) if iri else "(default graph)"
+
+
+def measure_stats(quads: Iterable[ox.Quad]) -> DatasetStats:
+    store = ox.Store()
+    store.extend(quads)
+    return DatasetStats(
+        graphs=graph_counts(store),
+        classes=by_count(counts(store, INSTANCES_PER_CLASS, "class")),
+        claims=single_count(store, CLAIMS),
+        statuses=by_count(status_counts(store)),
+    )
+
+
+def layout_stats(root: Path, *, base: str = DEFAULT_BASE) -> DatasetStats:
+    """Statistics of a project folder's data (its layout's data files and source texts).
+
+    :raises DataError: an unreadable data file or a missing source text.
+    """
+    layout = Layout(Path(root))
+    return measure_stats(bundled_quads(layout, layout.data_files(), base))
+
+
+def file_stats(paths: Sequence[Path]) -> DatasetStats:
+    """Statistics of RDF files (triples in the default graph, quad formats keep their graphs).
+
+    :raises DataError: an unreadable file.
+    """
+    return measure_stats(quad for path in paths for quad in read_quads(path))
+
+
+def graph_counts(store: ox.Store) -> tuple[Count, ...]:
+    named = sorted(counts(store, TRIPLES_PER_NAMED_GRAPH, "graph"), key=lambda c: c.iri)
+    default = single_count(store, TRIPLES_IN_DEFAULT_GRAPH, union=False)
+    return (Count(DEFAULT_GRAPH, default), *named) if default else tuple(named)
+
+
+def counts(store: ox.Store, query: str, variable: str) -> list[Count]:
+    rows = store.query(query, use_default_graph_as_union=True)
+    return [Count(row[variable].value, int(row["n"].value)) for row in rows]
+
+
+def single_count(store: ox.Store, query: str, *, union: bool = True) -> int:
+    rows = store.query(query, use_default_graph_as_union=union)
+    return int(next(iter(rows))["n"].value)
+
+
+def status_counts(store: ox.Store) -> list[Count]:
+    labels = status_labels(store)
+    return [
+        Count(c.iri, c.count, labels.get(c.iri) or local_name(c.iri))
+        for c in counts(store, CLAIMS_PER_STATUS, "status")
+    ]
+
+
+def status_labels(store: ox.Store) -> dict[str, str]:
+    """Status IRI → its best label: skos:prefLabel before rdfs:label, English first."""
+    best: dict[str, tuple[tuple[int, int], str]] = {}
+    for row in store.query(STATUS_LABELS, use_default_graph_as_union=True):
+        label = row["label"]
+        language = getattr(label, "language", None)
+        rank = (LABEL_PROPERTY_RANK[row["property"].value], language_rank(language))
+        status = row["status"].value
+        if status not in best or rank < best[status][0]:
+            best[status] = (rank, label.value)
+    return {status: label for status, (_, label) in best.items()}
+
+
+def by_count(items: Iterable[Count]) -> tuple[Count, ...]:
+    return tuple(sorted(items, key=lambda c: (-c.count, c.label or c.iri, c.iri)))

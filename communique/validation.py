@@ -1,0 +1,521 @@
+"""The validation gate: SHACL (pyshacl) over the data, and a report a person can act on.
+
+The data graph is the union of the data graphs (ontology, background, sources, enrichment) as an
+rdflib Dataset, so SHACL-SPARQL constraints may still ask ``GRAPH ?g``; the shapes are a separate
+graph. The ontology is part of that union rather than pyshacl's ``ont_graph``: pyshacl copies an
+``ont_graph`` into every named graph of a Dataset and takes only RDFS and OWL axioms from it, so the
+ontology's concepts (the epistemic statuses) would not count for ``sh:class``. Each finding names
+its shape, focus node (with label, and for a blank node the resource that owns it), path,
+message, value and the file that describes the focus node.
+"""
+
+import dataclasses
+import json
+import logging
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyoxigraph as ox
+import pyshacl
+import rdflib
+from pyparsing.exceptions import ParseBaseException
+from pyshacl.errors import ReportableRuntimeError
+from rdflib.namespace import DCTERMS, FOAF, RDF, RDFS, SH, SKOS
+
+from communique.dataset import bundled_quads, rdflib_term, read_quads, to_rdflib
+from communique.errors import DataError
+from communique.layout import GraphFile, Layout
+from communique.namespaces import DEFAULT_BASE, ONTOLOGY_GRAPH, PREFIXES, SCHEMA
+
+# rdflib's SPARQL parser builds its grammar on first use and is not thread-safe while doing so
+# (concurrent first queries leave it broken for good); pyshacl's SHACL-SPARQL uses it.
+rdflib.Graph().query("ASK {}")
+
+
+class IllTypedLiteralFilter(logging.Filter):
+    """rdflib logs a traceback for each ill-typed literal (``"abc"^^xsd:integer``) it builds;
+    such a literal is input to report (``sh:datatype``), not a program error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to convert Literal lexical form")
+
+
+logging.getLogger("rdflib.term").addFilter(IllTypedLiteralFilter())
+
+SEVERITIES = ("Violation", "Warning", "Info")
+LABEL_PREDICATES = (RDFS.label, SKOS.prefLabel, SCHEMA.name, FOAF.name, SH.name, DCTERMS.title)
+"""Where a node's display label comes from, best first."""
+LABEL_RANK = {str(predicate): rank for rank, predicate in enumerate(LABEL_PREDICATES)}
+OWNER_SEARCH_DEPTH = 8
+"""How many blank nodes up a report looks for the IRI that owns a blank focus node or shape."""
+LONGEST_SHOWN_VALUE = 120
+RDF_SUFFIXES = {".ttl", ".trig", ".nt", ".nq", ".rdf", ".owl", ".xml", ".jsonld", ".n3"}
+LAYOUT_FOLDERS = ("ontology", "graph", "graph/background", "graph/sources", "graph/enrichment")
+PATH_SUFFIXES = {SH.zeroOrMorePath: "*", SH.oneOrMorePath: "+", SH.zeroOrOnePath: "?"}
+SHACL_QUERY_FORMS = {SH.select: "SELECT", SH.ask: "ASK", SH.construct: "CONSTRUCT"}
+"""The query form each SHACL-SPARQL property must hold (pyshacl crashes on the wrong one)."""
+SPARQL_PROLOGUE = re.compile(
+    r"(?:\s+|#[^\n]*|PREFIX\s+[^\s:]*:\s*<[^>]*>|BASE\s*<[^>]*>)*", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One SHACL validation result, resolved to names a person recognises."""
+
+    severity: str
+    """"Violation", "Warning" or "Info"."""
+    shape: str
+    """IRI of the source shape; for a blank property shape, of the named shape that holds it."""
+    shape_label: str
+    constraint: str
+    """The constraint component as a prefixed name, e.g. ``sh:MinCountConstraintComponent``."""
+    focus: str
+    """The focus node's IRI, or ``_:id`` for a blank node (see `owner`)."""
+    focus_label: str
+    """Best label of the focus node (of its owner for a blank node); "" when it has none."""
+    path: str | None
+    """The result path as prefixed names (``cq:evidence/oa:hasSelector``)."""
+    message: str
+    value: str | None
+    """The offending value, N-Triples-like (``"text"@en``, ``<iri>``)."""
+    source_file: str | None
+    """The data file describing the focus node (or its owner), relative to the project root."""
+    owner: str | None = None
+    """For a blank focus node: the nearest IRI that owns it (e.g. the claim of an evidence)."""
+    owner_path: str | None = None
+    """For a blank focus node: the properties leading from `owner` to it."""
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    conforms: bool
+    findings: tuple[Finding, ...]
+    graph_turtle: str
+    """pyshacl's results graph, as Turtle."""
+    duration: float
+    """Seconds spent loading and validating."""
+    triple_count: int
+    """Distinct triples in the validated data graph (the union of the data graphs)."""
+
+    def count(self, severity: str) -> int:
+        return count_of(self.findings, severity)
+
+    def by_shape(self) -> dict[str, list[Finding]]:
+        """Findings grouped by shape IRI, in report order."""
+        groups: dict[str, list[Finding]] = {}
+        for finding in self.findings:
+            groups.setdefault(finding.shape, []).append(finding)
+        return groups
+
+    def to_text(self) -> str:
+        """The report for a person: grouped by shape, one line per finding, a verdict at the end."""
+        lines = [
+            f"SHACL validation of {self.triple_count} triples in {self.duration:.2f} s: "
+            f"{self._counts()}"
+        ]
+        for group in self.by_shape().values():
+            lines += ["", group_heading(group)]
+            lines += [finding_line(finding) for finding in group]
+        verdict = "yes" if self.conforms else "no"
+        lines += ["", f"Conforms: {verdict} ({self._counts()})"]
+        return "\n".join(lines) + "\n"
+
+    def to_json(self) -> str:
+        document = {
+            "conforms": self.conforms,
+            "violations": self.count("Violation"),
+            "warnings": self.count("Warning"),
+            "infos": self.count("Info"),
+            "triples": self.triple_count,
+            "duration": round(self.duration, 3),
+            "findings": [dataclasses.asdict(finding) for finding in self.findings],
+        }
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+    def to_turtle(self) -> str:
+        return self.graph_turtle
+
+    def _counts(self) -> str:
+        counts = [
+            plural(self.count("Violation"), "violation"),
+            plural(self.count("Warning"), "warning"),
+        ]
+        if infos := self.count("Info"):
+            counts.append(f"{infos} info")
+        return ", ".join(counts)
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def group_heading(group: Sequence[Finding]) -> str:
+    first = group[0]
+    name = prefixed_name(first.shape)
+    title = f"{first.shape_label} ({name})" if first.shape_label != name else name
+    severities = [plural(n, s.lower()) for s in SEVERITIES if (n := count_of(group, s))]
+    return f"{title}: {', '.join(severities)}"
+
+
+def count_of(findings: Iterable[Finding], severity: str) -> int:
+    return sum(1 for finding in findings if finding.severity == severity)
+
+
+def finding_line(finding: Finding) -> str:
+    """``  <label> <focus>  path  message  [value]  (file)``; parts that are absent are left out."""
+    focus = prefixed_name(finding.focus)
+    if finding.owner:
+        focus = f"{prefixed_name(finding.owner)} › {finding.owner_path}"
+    subject = f"{finding.focus_label} {focus}" if finding.focus_label else focus
+    parts = [subject, finding.path, finding.message]
+    if finding.value is not None:
+        parts.append(f"[{shorten(finding.value)}]")
+    if finding.source_file:
+        parts.append(f"({finding.source_file})")
+    marker = "" if finding.severity == "Violation" else f"{finding.severity.lower()}: "
+    return "  " + marker + "  ".join(part for part in parts if part)
+
+
+def shorten(text: str) -> str:
+    return text if len(text) <= LONGEST_SHOWN_VALUE else text[: LONGEST_SHOWN_VALUE - 1] + "…"
+
+
+PREFIXES_LONGEST_FIRST = sorted(PREFIXES.items(), key=lambda item: -len(item[1]))
+
+
+def prefixed_name(iri: str) -> str:
+    """``cq:Claim`` for a known namespace, ``<iri>`` otherwise, blank nodes as given."""
+    if iri.startswith("_:"):
+        return iri
+    for prefix, namespace in PREFIXES_LONGEST_FIRST:
+        if iri.startswith(namespace) and len(iri) > len(namespace):
+            return f"{prefix}:{iri[len(namespace) :]}"
+    return f"<{iri}>"
+
+
+# Loading
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    """The quads of one input file and the name it is reported under."""
+
+    name: str
+    quads: list[ox.Quad]
+
+
+class NodeIndex:
+    """What a report needs to point at the input: labels, blank-node owners, describing files."""
+
+    def __init__(self, files: Iterable[LoadedFile]):
+        self.labels: dict[str, tuple[tuple[int, int], str]] = {}
+        self.incoming: dict[str, list[tuple[str, str]]] = {}
+        self.typed_in: dict[str, str] = {}
+        self.described_in: dict[str, str] = {}
+        for file in files:
+            for quad in file.quads:
+                self._add(quad, file.name)
+
+    def _add(self, quad: ox.Quad, file: str) -> None:
+        subject, predicate = node_key(quad.subject), quad.predicate.value
+        self.described_in.setdefault(subject, file)
+        if predicate == str(RDF.type):
+            self.typed_in.setdefault(subject, file)
+        if isinstance(quad.object, ox.BlankNode):
+            self.incoming.setdefault(node_key(quad.object), []).append((subject, predicate))
+        if predicate in LABEL_RANK and isinstance(quad.object, ox.Literal):
+            rank = (LABEL_RANK[predicate], language_rank(quad.object.language))
+            if subject not in self.labels or rank < self.labels[subject][0]:
+                self.labels[subject] = (rank, quad.object.value)
+
+    def label(self, key: str) -> str:
+        return self.labels[key][1] if key in self.labels else ""
+
+    def file(self, key: str) -> str | None:
+        return self.typed_in.get(key) or self.described_in.get(key)
+
+    def owner(self, key: str) -> tuple[str, list[str]] | None:
+        """The nearest IRI from which a chain of properties leads to blank node `key`."""
+        frontier, seen = [(key, [])], {key}
+        for _ in range(OWNER_SEARCH_DEPTH):
+            next_frontier = []
+            for node, chain in frontier:
+                for subject, predicate in self.incoming.get(node, ()):
+                    if not subject.startswith("_:"):
+                        return subject, [predicate, *chain]
+                    if subject not in seen:
+                        seen.add(subject)
+                        next_frontier.append((subject, [predicate, *chain]))
+            frontier = next_frontier
+        return None
+
+
+def language_rank(language: str | None) -> int:
+    """English labels first, then labels without a language, then the rest."""
+    if language and language.lower().split("-")[0] == "en":
+        return 0
+    return 1 if not language else 2
+
+
+def node_key(term) -> str:
+    """The key of a pyoxigraph or rdflib node: its IRI, ``_:id`` for a blank node, or a literal
+    in N-Triples form."""
+    if isinstance(term, ox.NamedNode):
+        return term.value
+    if isinstance(term, ox.BlankNode):
+        return f"_:{term.value}"
+    return str(term) if isinstance(term, rdflib.URIRef) else render_term(term)
+
+
+def check_layout(layout: Layout) -> None:
+    """Refuse a folder that is not a project, RDF files the layout would silently skip, and
+    sources whose text or data file is missing."""
+    if not layout.root.is_dir():
+        raise DataError(f"{layout.root}: no such project folder")
+    if not (layout.root / "ontology").is_dir() or not (layout.root / "graph").is_dir():
+        raise DataError(
+            f"{layout.root}: not a Communiqué project (needs ontology/, graph/, shapes/)"
+        )
+    problems = [
+        f"{path}: not read (the layout reads only *.ttl files in {path.parent.name}/)"
+        for path in unread_rdf_files(layout)
+    ]
+    problems += [
+        f"{path}: source text without its data file {path.with_suffix('.ttl').name}"
+        for path in layout.orphan_texts()
+    ]
+    problems += [
+        f"{s.data_path}: the source text {s.text_path.name} is missing "
+        "(every graph/sources/<slug>.ttl needs its <slug>.txt)"
+        for s in layout.sources()
+        if not s.text_path.is_file()
+    ]
+    if problems:
+        raise DataError("\n".join(problems))
+
+
+def unread_rdf_files(layout: Layout) -> list[Path]:
+    folders = [layout.root / name for name in LAYOUT_FOLDERS] + [layout.shapes_dir]
+    return [
+        path
+        for folder in folders
+        for path in sorted(folder.glob("*"))
+        if path.is_file()
+        and path.suffix.lower() in RDF_SUFFIXES
+        and (path.suffix != ".ttl" or folder == layout.root / "graph")
+    ]
+
+
+def load_layout_files(layout: Layout, files: Sequence[GraphFile], base: str) -> list[LoadedFile]:
+    return [
+        LoadedFile(relative_name(file.path, layout.root), bundled_quads(layout, [file], base))
+        for file in files
+    ]
+
+
+def relative_name(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def load_files(paths: Sequence[Path]) -> list[LoadedFile]:
+    return [LoadedFile(str(path), list(read_quads(path))) for path in paths]
+
+
+def rdflib_graph(files: Iterable[LoadedFile]) -> rdflib.Graph:
+    """The triples of `files` in one plain graph (named graphs merged)."""
+    graph = rdflib.Graph()
+    for file in files:
+        for quad in file.quads:
+            graph.add(tuple(rdflib_term(term) for term in quad.triple))
+    return graph
+
+
+# Validating
+
+
+def validate_layout(root: Path, *, base: str = DEFAULT_BASE) -> ValidationReport:
+    """Validate a project folder: every data file of its layout against its shapes.
+
+    :raises DataError: unreadable or unknown files, a source text without data or the reverse,
+        no shapes, or shapes pyshacl cannot use.
+    """
+    started = time.perf_counter()
+    layout = Layout(Path(root))
+    check_layout(layout)
+    data = load_layout_files(layout, layout.data_files(), base)
+    shapes = load_layout_files(layout, layout.shape_files(), base)
+    if not shapes:
+        raise DataError(f"{layout.shapes_dir}: no shapes (*.ttl) to validate against")
+    return run_validation(data, shapes, started)
+
+
+def validate_files(
+    data: Sequence[Path], shapes: Sequence[Path], *, ontology: Sequence[Path] = ()
+) -> ValidationReport:
+    """Validate RDF files (any format `dataset.read_quads` reads) against SHACL files.
+
+    The `ontology` files, if any, join the data in the ontology graph, as in a project folder.
+
+    :raises DataError: unreadable files, no data, no shapes, or shapes pyshacl cannot use.
+    """
+    started = time.perf_counter()
+    if not data:
+        raise DataError("no data files to validate")
+    if not shapes:
+        raise DataError("no shapes files to validate against")
+    ontology_files = [
+        LoadedFile(str(path), list(read_quads(path, str(ONTOLOGY_GRAPH)))) for path in ontology
+    ]
+    return run_validation(ontology_files + load_files(data), load_files(shapes), started)
+
+
+def run_validation(
+    data: list[LoadedFile], shapes: list[LoadedFile], started: float
+) -> ValidationReport:
+    """Run pyshacl on the union of `data` (the ontology among it, so that ``sh:class`` and
+    targets follow ``rdfs:subClassOf`` and see the ontology's concepts) with `shapes`."""
+    shapes_graph = rdflib_graph(shapes)
+    check_query_forms(shapes_graph, NodeIndex(shapes))
+    try:
+        _, results, _ = pyshacl.validate(
+            to_rdflib(quad for file in data for quad in file.quads),
+            shacl_graph=shapes_graph,
+            inference="none",
+            advanced=True,
+            allow_warnings=True,
+        )
+    except ReportableRuntimeError as error:
+        raise DataError(f"the shapes cannot be used: {error}") from None
+    except ParseBaseException as error:
+        raise DataError(f"a SHACL-SPARQL query in the shapes does not parse: {error}") from None
+    except re.error as error:
+        raise DataError(
+            f"a sh:pattern in the shapes is not a valid regular expression: {error}"
+        ) from None
+    if isinstance(results, Exception):
+        raise DataError(f"validation failed: {results}")
+    findings = read_findings(results, NodeIndex(data), NodeIndex(shapes))
+    bind_prefixes(results)
+    return ValidationReport(
+        conforms=not any(finding.severity == "Violation" for finding in findings),
+        findings=tuple(findings),
+        graph_turtle=results.serialize(format="turtle"),
+        duration=time.perf_counter() - started,
+        triple_count=len({quad.triple for file in data for quad in file.quads}),
+    )
+
+
+def check_query_forms(shapes_graph: rdflib.Graph, shapes: NodeIndex) -> None:
+    """Refuse a ``sh:select`` that is not a SELECT query (and so on), naming its shape."""
+    for predicate, form in SHACL_QUERY_FORMS.items():
+        for holder, query in shapes_graph.subject_objects(predicate):
+            if query_form(str(query)) != form:
+                owner = shapes.owner(node_key(holder)) if isinstance(holder, rdflib.BNode) else None
+                where = prefixed_name(owner[0] if owner else node_key(holder))
+                raise DataError(f"{where}: {prefixed_name(str(predicate))} needs a {form} query")
+
+
+def query_form(query: str) -> str:
+    """The first keyword after the prologue: SELECT, ASK, CONSTRUCT, ..."""
+    body = query[SPARQL_PROLOGUE.match(query).end() :]
+    keyword = re.match(r"[A-Za-z]+", body)
+    return keyword.group().upper() if keyword else ""
+
+
+def bind_prefixes(graph: rdflib.Graph) -> None:
+    for prefix, namespace in PREFIXES.items():
+        graph.bind(prefix, namespace, override=True, replace=True)
+
+
+# Reading pyshacl's results graph
+
+
+def read_findings(results: rdflib.Graph, data: NodeIndex, shapes: NodeIndex) -> list[Finding]:
+    findings = [
+        read_finding(results, result, data, shapes)
+        for result in results.subjects(RDF.type, SH.ValidationResult)
+    ]
+    return sorted(findings, key=finding_order)
+
+
+def finding_order(finding: Finding) -> tuple:
+    return (
+        SEVERITIES.index(finding.severity) if finding.severity in SEVERITIES else len(SEVERITIES),
+        finding.shape_label.lower(),
+        finding.shape,
+        finding.source_file or "",
+        finding.owner or finding.focus,
+        finding.path or "",
+        finding.value or "",
+    )
+
+
+def read_finding(
+    results: rdflib.Graph, result: rdflib.term.Node, data: NodeIndex, shapes: NodeIndex
+) -> Finding:
+    focus = node_key(results.value(result, SH.focusNode))
+    owner = data.owner(focus) if focus.startswith("_:") else None
+    described = owner[0] if owner else focus
+    shape, shape_label = named_shape(node_key(results.value(result, SH.sourceShape)), shapes)
+    path_node = results.value(result, SH.resultPath)
+    value = results.value(result, SH.value)
+    return Finding(
+        severity=local_name(str(results.value(result, SH.resultSeverity))),
+        shape=shape,
+        shape_label=shape_label,
+        constraint=prefixed_name(str(results.value(result, SH.sourceConstraintComponent))),
+        focus=focus,
+        focus_label=data.label(described),
+        path=render_path(results, path_node) if path_node is not None else None,
+        message="; ".join(sorted(str(m) for m in results.objects(result, SH.resultMessage))),
+        value=render_term(value) if value is not None else None,
+        source_file=data.file(described),
+        owner=owner[0] if owner else None,
+        owner_path="/".join(prefixed_name(p) for p in owner[1]) if owner else None,
+    )
+
+
+def named_shape(shape: str, shapes: NodeIndex) -> tuple[str, str]:
+    """The shape's IRI and label; a blank shape is reported under the named shape holding it."""
+    if shape.startswith("_:") and (owner := shapes.owner(shape)):
+        shape = owner[0]
+    return shape, shapes.label(shape) or prefixed_name(shape)
+
+
+def local_name(iri: str) -> str:
+    return iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+
+
+def render_term(term: rdflib.term.Node) -> str:
+    """N-Triples-like: ``<iri>``, ``"text"@en``, ``"5"^^<datatype>``, ``_:id``."""
+    if isinstance(term, rdflib.BNode):
+        return f"_:{term}"
+    return term.n3()
+
+
+def render_path(graph: rdflib.Graph, node: rdflib.term.Node) -> str:
+    """A SHACL property path in SPARQL-like syntax: ``a/b``, ``^a``, ``a|b``, ``a*``."""
+    if isinstance(node, rdflib.URIRef):
+        return prefixed_name(str(node))
+    if graph.value(node, RDF.first) is not None:
+        return "/".join(nested_path(graph, step) for step in graph.items(node))
+    if (inverse := graph.value(node, SH.inversePath)) is not None:
+        return "^" + nested_path(graph, inverse)
+    if (alternatives := graph.value(node, SH.alternativePath)) is not None:
+        return "|".join(nested_path(graph, step) for step in graph.items(alternatives))
+    for predicate, suffix in PATH_SUFFIXES.items():
+        if (inner := graph.value(node, predicate)) is not None:
+            return nested_path(graph, inner) + suffix
+    return render_term(node)
+
+
+def nested_path(graph: rdflib.Graph, node: rdflib.term.Node) -> str:
+    text = render_path(graph, node)
+    return text if isinstance(node, rdflib.URIRef) else f"({text})"

@@ -1,0 +1,79 @@
+"""What every response gets, whatever blueprint made it: a request id, CORS, gzip.
+
+`install(app)` registers one ``before_request`` and one ``after_request`` hook:
+
+* ``X-Request-Id``: the client's own id when it is a short token, else a fresh uuid4 hex; the
+  error handler puts it in error bodies, so a report can be matched with the log.
+* CORS for anyone (``Access-Control-Allow-Origin: *``, never credentials), and answers to
+  preflight ``OPTIONS`` requests naming the methods the route allows.
+* gzip when the client accepts it and the body is over `COMPRESS_MIN_BYTES`.
+"""
+
+import gzip
+import re
+import uuid
+
+from flask import Flask, Response, g, request
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+COMPRESS_MIN_BYTES = 1024
+COMPRESS_LEVEL = 6
+CORS_ALLOWED_HEADERS = "Accept, Accept-Encoding, Content-Type, If-None-Match, X-Request-Id"
+CORS_EXPOSED_HEADERS = (
+    "Content-Disposition, ETag, Last-Modified, Retry-After, X-Request-Id, "
+    "Communique-Result-Limit, Communique-Result-Truncated"
+)
+CORS_MAX_AGE_SECONDS = 86400
+
+
+def install(app: Flask) -> None:
+    app.before_request(assign_request_id)
+    app.after_request(finish_response)
+
+
+def assign_request_id() -> None:
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+
+
+def request_id() -> str:
+    """The current request's id (assigned on first use when a hook did not run)."""
+    if "request_id" not in g:
+        assign_request_id()
+    return g.request_id
+
+
+def finish_response(response: Response) -> Response:
+    response.headers[REQUEST_ID_HEADER] = request_id()
+    _add_cors(response)
+    _compress(response)
+    return response
+
+
+def _add_cors(response: Response) -> None:
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSED_HEADERS
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        allowed = response.headers.get("Allow", "GET, HEAD, OPTIONS")
+        response.headers["Access-Control-Allow-Methods"] = allowed
+        response.headers["Access-Control-Allow-Headers"] = CORS_ALLOWED_HEADERS
+        response.headers["Access-Control-Max-Age"] = str(CORS_MAX_AGE_SECONDS)
+
+
+def _compress(response: Response) -> None:
+    response.vary.add("Accept-Encoding")
+    if (
+        response.direct_passthrough
+        or response.is_streamed
+        or response.status_code in (204, 206, 304)
+        or "Content-Encoding" in response.headers
+        or request.accept_encodings.quality("gzip") <= 0
+    ):
+        return
+    body = response.get_data()
+    if len(body) < COMPRESS_MIN_BYTES:
+        return
+    response.set_data(gzip.compress(body, compresslevel=COMPRESS_LEVEL, mtime=0))
+    response.headers["Content-Encoding"] = "gzip"

@@ -1,0 +1,313 @@
+"""The SPARQL 1.1 Protocol endpoint at ``/sparql``: queries, and the service description.
+
+Reading a request (SPARQL 1.1 Protocol, section 2.1):
+
+* ``GET``/``HEAD`` with ``?query=``; without one, the service description is returned.
+* ``POST`` ``application/x-www-form-urlencoded``: parameters from the body and the URL.
+* ``POST`` ``application/sparql-query``: the body is the query (UTF-8), parameters from the URL.
+
+Exactly one ``query``; ``default-graph-uri`` and ``named-graph-uri`` (repeatable) set the
+dataset. A protocol dataset replaces ``FROM``/``FROM NAMED`` of the query, which are then not
+checked against the published graphs (they are not used); without one, ``FROM`` may only name
+published graphs. Protocol graph IRIs that are not published are empty graphs (nothing is ever
+fetched). The endpoint is read-only: any update (``update=``, ``application/sparql-update``,
+or update text as ``query``) is refused with 400 and changes nothing.
+
+Answers carry a weak ``ETag`` over the publication version and the request's meaning (query,
+dataset, base, format), so ``If-None-Match`` gives 304 before any evaluation; and always
+``Communique-Result-Limit`` (the row cap), plus ``Communique-Result-Truncated: true`` when the
+cap cut the answer.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from flask import Blueprint, Response, request, url_for
+from markupsafe import escape
+from werkzeug.datastructures import MultiDict
+
+from communique.errors import (
+    BadRequest,
+    ForbiddenOperation,
+    UnsupportedMediaType,
+)
+from communique.federation import inline_services
+from communique.namespaces import PREFIXES
+from communique.negotiation import (
+    FORM_TO_FORMATS,
+    FORMAT_TO_MEDIA_TYPE,
+    GRAPH_FORMATS,
+    GRAPH_FORMS,
+    SOLUTIONS_FORMATS,
+    choose_format,
+)
+from communique.query_text import QueryInfo
+from communique.querying import check_query
+from communique.service_description import describe_service, serialize_description
+from communique.store import QueryDataset
+from communique.web.state import AppState, current_state
+from communique.workers import QueryJob
+
+blueprint = Blueprint("sparql", __name__)
+
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+QUERY_MEDIA_TYPE = "application/sparql-query"
+UPDATE_MEDIA_TYPE = "application/sparql-update"
+ACCEPTED_POST_MEDIA_TYPES = (FORM_MEDIA_TYPE, QUERY_MEDIA_TYPE)
+UTF8_CHARSETS = frozenset({"utf-8", "utf8"})
+MAX_PARAMETERS = 256
+
+DESCRIPTION_FORMATS = (*GRAPH_FORMATS, "html")
+TEXT_MEDIA_TYPE_SUFFIX = "; charset=utf-8"
+
+CACHE_CONTROL = "public, max-age=60"
+RESULT_LIMIT_HEADER = "Communique-Result-Limit"
+RESULT_TRUNCATED_HEADER = "Communique-Result-Truncated"
+READ_ONLY_MESSAGE = "this endpoint is read-only: SPARQL Update is not accepted"
+
+
+@dataclass(frozen=True)
+class ProtocolRequest:
+    """A query operation as the protocol delivered it."""
+
+    query: str
+    default_graphs: tuple[str, ...]
+    named_graphs: tuple[str, ...]
+    format_values: tuple[str, ...]
+
+    @property
+    def dataset(self) -> QueryDataset | None:
+        """The protocol dataset, or None when the query's own (or the default) applies."""
+        if not self.default_graphs and not self.named_graphs:
+            return None
+        return QueryDataset(self.default_graphs, self.named_graphs)
+
+
+@blueprint.route("/sparql", methods=["GET", "POST"])
+@blueprint.route("/sparql/", methods=["GET", "POST"], endpoint="endpoint_with_slash")
+def endpoint() -> Response:
+    parameters = read_parameters()
+    if request.method in ("GET", "HEAD") and "query" not in parameters:
+        return describe_endpoint(parameters)
+    return answer_query(read_query_operation(parameters))
+
+
+# --- reading the protocol request -------------------------------------------------------------
+
+
+def read_parameters() -> MultiDict:
+    """URL parameters, plus the body's for a form POST; refuses updates and bad encodings."""
+    parameters = _parse_query_string(request.query_string, "URL")
+    if request.method == "POST":
+        media_type = request.mimetype
+        if media_type == UPDATE_MEDIA_TYPE:
+            raise ForbiddenOperation(READ_ONLY_MESSAGE)
+        if media_type not in ACCEPTED_POST_MEDIA_TYPES:
+            raise _unsupported_media_type(media_type)
+        if media_type == FORM_MEDIA_TYPE:
+            body = _parse_query_string(request.get_data(), "form body")
+            parameters = MultiDict([*body.items(multi=True), *parameters.items(multi=True)])
+    if "update" in parameters:
+        raise ForbiddenOperation(READ_ONLY_MESSAGE)
+    return parameters
+
+
+def read_query_operation(parameters: MultiDict) -> ProtocolRequest:
+    if request.method == "POST" and request.mimetype == QUERY_MEDIA_TYPE:
+        if "query" in parameters:
+            raise BadRequest("a query sent as the request body cannot also have a 'query' parameter")
+        query = _query_from_body()
+    else:
+        query = _single(parameters, "query", required=True)
+    if not query.strip():
+        raise BadRequest("the query is empty")
+    return ProtocolRequest(
+        query,
+        tuple(parameters.getlist("default-graph-uri")),
+        tuple(parameters.getlist("named-graph-uri")),
+        tuple(parameters.getlist("format")),
+    )
+
+
+def _parse_query_string(raw: bytes, where: str) -> MultiDict:
+    try:
+        pairs = parse_qsl(
+            raw.decode("utf-8"),
+            keep_blank_values=True,
+            strict_parsing=False,
+            errors="strict",
+            max_num_fields=MAX_PARAMETERS,
+        )
+    except UnicodeDecodeError:
+        raise BadRequest(f"the {where} is not valid UTF-8") from None
+    except ValueError:
+        raise BadRequest(f"the {where} has more than {MAX_PARAMETERS} parameters") from None
+    return MultiDict(pairs)
+
+
+def _query_from_body() -> str:
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if charset not in UTF8_CHARSETS:
+        raise UnsupportedMediaType(
+            f"a {QUERY_MEDIA_TYPE} body must be UTF-8, not {charset!r}",
+            headers={"Accept-Post": _accept_post()},
+        )
+    try:
+        return request.get_data().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadRequest("the query is not valid UTF-8") from None
+
+
+def _single(parameters: MultiDict, name: str, *, required: bool = False) -> str | None:
+    values = parameters.getlist(name)
+    if len(values) > 1:
+        raise BadRequest(f"'{name}' was given {len(values)} times; give it once")
+    if not values and required:
+        raise BadRequest(f"missing '{name}' parameter")
+    return values[0] if values else None
+
+
+def _unsupported_media_type(media_type: str) -> UnsupportedMediaType:
+    sent = f"Content-Type {media_type!r}" if media_type else "no Content-Type"
+    return UnsupportedMediaType(
+        f"a SPARQL query POST needs Content-Type {FORM_MEDIA_TYPE} or {QUERY_MEDIA_TYPE}; "
+        f"the request has {sent}",
+        headers={"Accept-Post": _accept_post()},
+    )
+
+
+def _accept_post() -> str:
+    return ", ".join(ACCEPTED_POST_MEDIA_TYPES)
+
+
+# --- answering --------------------------------------------------------------------------------
+
+
+def answer_query(operation: ProtocolRequest) -> Response:
+    state = current_state()
+    info = _inspect(state, operation)
+    offered = FORM_TO_FORMATS[info.form]
+    format_name = choose_format(
+        request.headers.get("Accept"), offered, default=offered[0],
+        format_param=operation.format_values,
+    )
+    base_iri = endpoint_url(state)
+    etag = _etag(
+        state.publication.version, "query", operation.query, *operation.default_graphs, "|",
+        *operation.named_graphs, base_iri, format_name,
+    )
+    if _client_has_current(etag):
+        return _not_modified(state, etag)
+    query = inline_services(info, state.service_policy) if info.services else info.text
+    answer = state.pool.run(_job(state, query, operation.dataset, info.form, format_name, base_iri))
+    response = Response(answer.body, 200, content_type=answer.media_type)
+    response.headers[RESULT_LIMIT_HEADER] = str(state.settings.max_rows)
+    if answer.truncated:
+        response.headers[RESULT_TRUNCATED_HEADER] = "true"
+    return _cacheable(response, state, etag)
+
+
+def _inspect(state: AppState, operation: ProtocolRequest) -> QueryInfo:
+    graphs = None if operation.dataset else state.publication.graphs
+    return check_query(state.settings, operation.query, dataset_graphs=graphs)
+
+
+def _job(
+    state: AppState,
+    query: str,
+    dataset: QueryDataset | None,
+    form: str,
+    format_name: str,
+    base_iri: str,
+) -> QueryJob:
+    graph_answer = form in GRAPH_FORMS
+    return QueryJob(
+        query,
+        dataset=dataset,
+        results_format=SOLUTIONS_FORMATS[0] if graph_answer else format_name,
+        graph_format=format_name if graph_answer else GRAPH_FORMATS[0],
+        max_rows=state.settings.max_rows,
+        base_iri=base_iri,
+        prefixes=PREFIXES,
+    )
+
+
+def describe_endpoint(parameters: MultiDict) -> Response:
+    """The service description, in an RDF format or, for browsers, as a page."""
+    state = current_state()
+    format_name = choose_format(
+        request.headers.get("Accept"), DESCRIPTION_FORMATS, default=GRAPH_FORMATS[0],
+        format_param=parameters.getlist("format"),
+    )
+    endpoint = endpoint_url(state)
+    etag = _etag(state.publication.version, "description", endpoint, format_name)
+    if _client_has_current(etag):
+        return _not_modified(state, etag)
+    if format_name == "html":
+        response = Response(service_page(endpoint), 200, mimetype="text/html")
+    else:
+        graph = describe_service(
+            endpoint,
+            settings=state.settings,
+            sizes=state.dataset_sizes,
+            union_default_graph=state.publication.store.union_default_graph,
+            result_formats=(*SOLUTIONS_FORMATS, *GRAPH_FORMATS),
+        )
+        response = Response(
+            serialize_description(graph, format_name), 200,
+            content_type=_content_type(format_name),
+        )
+    return _cacheable(response, state, etag)
+
+
+def service_page(endpoint: str) -> str:
+    """A minimal page for people who open the endpoint in a browser."""
+    link = escape(endpoint)
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<title>SPARQL endpoint · Communiqué</title></head><body>"
+        f"<h1>SPARQL endpoint</h1><p><code>{link}</code> answers SPARQL 1.1 queries "
+        "(read-only). Its service description: "
+        f"<a href=\"{link}?format=turtle\">Turtle</a>.</p>"
+        f"<form method=\"get\" action=\"{link}\"><p><label for=\"query\">Query</label></p>"
+        "<textarea id=\"query\" name=\"query\" rows=\"10\" cols=\"80\">"
+        "SELECT * WHERE { ?s ?p ?o } LIMIT 10</textarea>"
+        "<p><button type=\"submit\">Run</button></p></form></body></html>\n"
+    )
+
+
+def endpoint_url(state: AppState) -> str:
+    """The endpoint's absolute URL: under --public-url when set, else as the client reached it."""
+    if state.settings.public_url:
+        return state.settings.public_url.rstrip("/") + "/sparql"
+    return url_for("sparql.endpoint", _external=True)
+
+
+# --- caching ----------------------------------------------------------------------------------
+
+
+def _etag(*identity: str) -> str:
+    digest = hashlib.sha256("\x00".join(identity).encode("utf-8")).hexdigest()
+    return digest[:32]
+
+
+def _client_has_current(etag: str) -> bool:
+    return request.method in ("GET", "HEAD") and request.if_none_match.contains_weak(etag)
+
+
+def _not_modified(state: AppState, etag: str) -> Response:
+    return _cacheable(Response(status=304), state, etag)
+
+
+def _cacheable(response: Response, state: AppState, etag: str) -> Response:
+    response.set_etag(etag, weak=True)
+    response.last_modified = state.publication.published_at
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    response.vary.add("Accept")
+    return response
+
+
+def _content_type(format_name: str) -> str:
+    media_type = FORMAT_TO_MEDIA_TYPE[format_name]
+    return media_type + TEXT_MEDIA_TYPE_SUFFIX if media_type.startswith("text/") else media_type

@@ -1,0 +1,639 @@
+"""Pre-forked query worker processes: every user query runs in a process that can be killed.
+
+pyoxigraph cannot cancel a running query, and a hostile query can crash the process that runs it,
+so the web process never evaluates user SPARQL itself: `QueryPool.run` hands the job to a worker
+process and waits for its answer until a wall-clock deadline.
+
+Processes (Linux). `QueryPool.start()` binds a Unix socket in a private directory (mode 0700) and
+forks a **supervisor** (single-threaded, in its own process group so terminal signals pass it by),
+which forks `size` **workers**. Each worker opens the store once (``open_store()``: an in-memory
+store is shared copy-on-write, an on-disk one reopened read-only), limits its address space
+(``RLIMIT_AS`` = its size after opening + ``memory_limit``) and, per job, its CPU time
+(``RLIMIT_CPU`` = CPU used + timeout + 2 s, a second fence behind the deadline), then serves one
+connection at a time. The supervisor reaps dead workers and forks replacements at once (after a
+short pause for a worker that died within half a second, so a broken store cannot fork-loop); it
+exits, killing its workers, on SIGTERM or when the process that started it dies. Workers die with
+the supervisor (``PR_SET_PDEATHSIG``).
+
+One connection per job; every message is a frame: ``struct "!IQ"`` (header length, body length),
+a JSON header, then the body bytes.
+
+1. worker → client, right after ``accept()``: ``{"pid", "slot"}``. Until it arrives no worker
+   has taken the job: a deadline reached before it means the pool is busy.
+2. client → worker: the job (`QueryJob` fields plus ``timeout``).
+3. worker → client: ``{"kind", "format", "media_type", "count", "truncated", "duration"}`` and
+   the serialised answer as body, or ``{"error": {"class", "attributes"}, "duration"}``; the
+   client re-raises the error with the same class and attributes (message, line, column...).
+4. the worker waits until the client closes the connection, and only then takes the next job,
+   so a client that kills "its" worker on a deadline can never hit another client's job.
+
+Why the worker names itself instead of ``SO_PEERCRED``: on a Unix stream socket the client's
+peer credentials are those of the process that called ``listen()``: the web process that
+started the pool, not the worker that accepted. Killing that PID would kill the server. Before
+killing, the client also checks (``/proc``) that the PID is still a child of the supervisor.
+
+Counters live in anonymous shared memory made before forking, so every process (the web
+workers forked later by gunicorn too) reads the same numbers, and each cell has one writer at
+a time (no locks, which a killed process could leave held): the supervisor counts restarts,
+timeouts and crashes as it reaps (a worker killed by SIGKILL counts as a timeout when a client
+recorded it had stopped that PID, otherwise as a crash), the worker in slot *i* counts its
+queries, the client serving a worker records the PID it stops.
+"""
+
+import atexit
+import contextlib
+import ctypes
+import json
+import logging
+import math
+import mmap
+import os
+import resource
+import shutil
+import signal
+import socket
+import struct
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import NoReturn
+
+from communique import errors
+from communique.errors import CommuniqueError, QueryTimeout, ServiceUnavailable, WorkerCrashed
+from communique.results import SerializedAnswer, serialize_answer
+from communique.store import QueryDataset, Store
+
+log = logging.getLogger(__name__)
+
+COUNTER_NAMES = ("restarts", "timeouts", "crashes", "queries")
+
+_FRAME = struct.Struct("!IQ")
+_MAX_HEADER_BYTES = 1 << 24
+_JOB_READ_SECONDS = 5.0
+_CLOSE_WAIT_SECONDS = 5.0
+_CPU_GRACE_SECONDS = 2.0
+_SUPERVISOR_POLL_SECONDS = 0.5
+_QUICK_DEATH_SECONDS = 0.5
+_RESPAWN_PAUSE_SECONDS = 0.5
+_STOP_WAIT_SECONDS = 5.0
+_BACKLOG = 1024
+_PR_SET_PDEATHSIG = 1
+_SUPERVISOR_SIGNALS = frozenset({signal.SIGCHLD, signal.SIGTERM})
+
+
+@dataclass(frozen=True)
+class QueryJob:
+    """One query to evaluate and serialise in a worker."""
+
+    query: str
+    dataset: QueryDataset | None = None
+    results_format: str = "json"
+    graph_format: str = "turtle"
+    max_rows: int = 10000
+    base_iri: str | None = None
+    prefixes: Mapping[str, str] | None = None
+    """Prefixes for Turtle, TriG and RDF/XML answers (see `serialize_answer`)."""
+
+
+class QueryPool:
+    """Worker processes that evaluate queries; `run` is safe from any thread of any process
+    forked after `start` (e.g. gunicorn workers of a preloading master)."""
+
+    def __init__(
+        self,
+        open_store: Callable[[], Store],
+        *,
+        size: int = 2,
+        timeout: float = 10.0,
+        memory_limit: int | None = None,
+        socket_dir: str | None = None,
+    ):
+        if size < 1:
+            raise ValueError(f"a query pool needs at least one worker, not {size}")
+        if timeout <= 0:
+            raise ValueError(f"the query timeout must be positive, not {timeout}")
+        self.size = size
+        self.timeout = timeout
+        self.memory_limit = memory_limit
+        self._open_store = open_store
+        self._socket_dir = socket_dir
+        self._directory: str | None = None
+        self._socket_path: str | None = None
+        self._owner_pid: int | None = None
+        self._supervisor_pid: int | None = None
+        self._counters: _SharedCounters | None = None
+        self._closed = False
+
+    def start(self) -> None:
+        """Fork the supervisor, which forks the workers. A pool starts once.
+
+        Call it from a process running no other thread (e.g. gunicorn's master before it forks,
+        or a test before it starts threads): a lock held by another thread at ``fork()`` would
+        stay held forever in every worker.
+
+        :raises RuntimeError: the pool was started or closed before, or other threads run.
+        """
+        if self._owner_pid is not None or self._closed:
+            raise RuntimeError("a QueryPool starts once")
+        if threading.active_count() > 1:
+            raise RuntimeError(
+                "QueryPool.start() forks: call it before this process starts any other thread"
+            )
+        directory = tempfile.mkdtemp(prefix="communique-queries-", dir=self._socket_dir)
+        path = os.path.join(directory, "workers.sock")
+        try:
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(path)
+            listener.listen(_BACKLOG)
+        except OSError:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        counters = _SharedCounters(self.size)
+        supervisor = _Supervisor(
+            listener, self._open_store, self.size, self.memory_limit, counters, os.getpid()
+        )
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _SUPERVISOR_SIGNALS)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                supervisor.run_as_process()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        listener.close()
+        self._directory, self._socket_path, self._counters = directory, path, counters
+        self._owner_pid, self._supervisor_pid = os.getpid(), pid
+        atexit.register(self.close)
+
+    def run(self, job: QueryJob, timeout: float | None = None) -> SerializedAnswer:
+        """Evaluate `job` in a worker and return its serialised answer.
+
+        The deadline (`timeout`, else the pool's) also covers waiting for a free worker.
+
+        :raises QueryTimeout: the deadline passed (the worker was killed), or no worker was free.
+        :raises WorkerCrashed: the worker died before answering.
+        :raises ServiceUnavailable: the pool is not running.
+        :raises CommuniqueError: the job's own error (QuerySyntaxError, NotAcceptable...).
+        """
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        with self._connect(deadline, limit) as connection:
+            try:
+                _send_message(connection, _job_to_wire(job, limit), deadline=deadline)
+                worker, _ = _receive_message(connection, deadline)
+            except TimeoutError as error:
+                raise _busy(limit) from error
+            except (EOFError, ConnectionError) as error:
+                raise ServiceUnavailable("the query workers stopped; try again shortly") from error
+            header, body = self._await_answer(connection, deadline, limit, worker)
+        if "error" in header:
+            raise _error_from_wire(header["error"])
+        return SerializedAnswer(
+            kind=header["kind"],
+            format=header["format"],
+            media_type=header["media_type"],
+            body=body,
+            count=header["count"],
+            truncated=header["truncated"],
+            duration=header["duration"],
+        )
+
+    def close(self) -> None:
+        """Stop the supervisor and its workers and remove the socket; idempotent (also atexit).
+
+        In a process forked after `start` (a web worker) it only stops using the pool, which
+        belongs to the process that started it.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if self._supervisor_pid is None or os.getpid() != self._owner_pid:
+            return
+        atexit.unregister(self.close)
+        _stop_child(self._supervisor_pid)
+        shutil.rmtree(self._directory, ignore_errors=True)
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """ "restarts", "timeouts", "crashes" and "queries", shared by all processes."""
+        if self._counters is None:
+            return dict.fromkeys(COUNTER_NAMES, 0)
+        return self._counters.snapshot()
+
+    def _connect(self, deadline: float, limit: float) -> socket.socket:
+        if self._socket_path is None or self._closed:
+            raise ServiceUnavailable("the query workers are not running")
+        while True:
+            connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            connection.settimeout(max(deadline - time.monotonic(), 0.001))
+            try:
+                connection.connect(self._socket_path)
+                return connection
+            except (FileNotFoundError, ConnectionRefusedError) as error:
+                connection.close()
+                raise ServiceUnavailable("the query workers are not running") from error
+            except (BlockingIOError, TimeoutError) as error:
+                connection.close()
+                if time.monotonic() >= deadline:
+                    raise _busy(limit) from error
+                time.sleep(0.01)
+
+    def _await_answer(
+        self, connection: socket.socket, deadline: float, limit: float, worker: dict
+    ) -> tuple[dict, bytes]:
+        try:
+            return _receive_message(connection, deadline)
+        except TimeoutError as error:
+            self._stop_worker(worker["pid"], worker["slot"])
+            raise QueryTimeout(
+                f"the query ran longer than the time limit of {limit:g} s and was stopped",
+                headers={"Retry-After": str(max(1, math.ceil(limit)))},
+            ) from error
+        except (EOFError, ConnectionError) as error:
+            raise WorkerCrashed(
+                "the process evaluating the query died before answering (it crashed or ran out "
+                "of memory); it has been replaced"
+            ) from error
+
+    def _stop_worker(self, pid: int, slot: int) -> None:
+        if _parent_pid(pid) != self._supervisor_pid:
+            return
+        self._counters.mark_stopped(slot, pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _busy(limit: float) -> QueryTimeout:
+    return QueryTimeout(
+        f"no query worker became free within {limit:g} s: the service is busy; retry shortly",
+        headers={"Retry-After": "1"},
+    )
+
+
+class _SharedCounters:
+    """Counters in anonymous shared memory, each cell with one writer at a time (see module)."""
+
+    RESTARTS, TIMEOUTS, CRASHES = 0, 1, 2
+
+    def __init__(self, size: int):
+        self._size = size
+        self._memory = mmap.mmap(-1, 8 * (3 + 2 * size))
+        self._cells = memoryview(self._memory).cast("q")
+
+    def add(self, index: int) -> None:
+        self._cells[index] += 1
+
+    def count_query(self, slot: int) -> None:
+        self._cells[3 + slot] += 1
+
+    def mark_stopped(self, slot: int, pid: int) -> None:
+        self._cells[3 + self._size + slot] = pid
+
+    def was_stopped(self, slot: int, pid: int) -> bool:
+        return self._cells[3 + self._size + slot] == pid
+
+    def snapshot(self) -> dict[str, int]:
+        cells = self._cells
+        queries = sum(cells[3 : 3 + self._size])
+        return dict(zip(COUNTER_NAMES, (cells[0], cells[1], cells[2], queries), strict=True))
+
+
+# --- the supervisor process -------------------------------------------------------------------
+
+
+class _Supervisor:
+    """Keeps `size` workers alive; runs in its own process (see `run_as_process`)."""
+
+    def __init__(
+        self,
+        listener: socket.socket,
+        open_store: Callable[[], Store],
+        size: int,
+        memory_limit: int | None,
+        counters: _SharedCounters,
+        owner_pid: int,
+    ):
+        self._listener = listener
+        self._open_store = open_store
+        self._size = size
+        self._memory_limit = memory_limit
+        self._counters = counters
+        self._owner_pid = owner_pid
+        self._workers: dict[int, tuple[int, float]] = {}
+        self._respawn_at: dict[int, float] = {}
+
+    def run_as_process(self) -> NoReturn:
+        """The body of the forked supervisor process; never returns."""
+        code = 0
+        try:
+            os.setpgid(0, 0)
+            _reset_inherited_signal_handlers()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            self._supervise()
+        except BaseException:
+            code = 1
+            log.exception("the query worker supervisor failed")
+        finally:
+            os._exit(code)
+
+    def _supervise(self) -> None:
+        for slot in range(self._size):
+            self._fork_worker(slot)
+        while os.getppid() == self._owner_pid:
+            received = signal.sigtimedwait(_SUPERVISOR_SIGNALS, self._next_wait())
+            if received is not None and received.si_signo == signal.SIGTERM:
+                break
+            self._reap()
+            self._respawn_due()
+        self._stop_workers()
+
+    def _next_wait(self) -> float:
+        if not self._respawn_at:
+            return _SUPERVISOR_POLL_SECONDS
+        soonest = min(self._respawn_at.values()) - time.monotonic()
+        return min(max(soonest, 0.001), _SUPERVISOR_POLL_SECONDS)
+
+    def _fork_worker(self, slot: int) -> None:
+        supervisor_pid = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            _Worker(self._listener, slot, self._counters).run_as_process(
+                self._open_store, self._memory_limit, supervisor_pid=supervisor_pid
+            )
+        self._workers[pid] = (slot, time.monotonic())
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            slot, started = self._workers.pop(pid)
+            self._count_death(slot, pid, os.waitstatus_to_exitcode(status))
+            quick = time.monotonic() - started < _QUICK_DEATH_SECONDS
+            self._respawn_at[slot] = time.monotonic() + (_RESPAWN_PAUSE_SECONDS if quick else 0)
+
+    def _count_death(self, slot: int, pid: int, exit_code: int) -> None:
+        if exit_code == -signal.SIGKILL and self._counters.was_stopped(slot, pid):
+            self._counters.add(_SharedCounters.TIMEOUTS)
+        elif exit_code != 0:
+            self._counters.add(_SharedCounters.CRASHES)
+
+    def _respawn_due(self) -> None:
+        now = time.monotonic()
+        for slot, when in list(self._respawn_at.items()):
+            if when <= now:
+                del self._respawn_at[slot]
+                self._fork_worker(slot)
+                self._counters.add(_SharedCounters.RESTARTS)
+
+    def _stop_workers(self) -> None:
+        for pid in self._workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in self._workers:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+def _reset_inherited_signal_handlers() -> None:
+    """Python handlers installed by the starting program (gunicorn's...) must not run here."""
+    for number in signal.valid_signals():
+        if callable(signal.getsignal(number)):
+            signal.signal(number, signal.SIG_DFL)
+
+
+# --- the worker processes ---------------------------------------------------------------------
+
+
+class _Worker:
+    """Serves jobs, one connection at a time; runs in its own process (see `run_as_process`)."""
+
+    def __init__(self, listener: socket.socket, slot: int, counters: _SharedCounters):
+        self._listener = listener
+        self._slot = slot
+        self._counters = counters
+
+    def run_as_process(
+        self, open_store: Callable[[], Store], memory_limit: int | None, *, supervisor_pid: int
+    ) -> NoReturn:
+        """The body of a forked worker process; never returns."""
+        code = 1
+        try:
+            _die_with_parent(supervisor_pid)
+            signal.pthread_sigmask(signal.SIG_SETMASK, set())
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            store = open_store()
+            if memory_limit is not None:
+                _limit_address_space(memory_limit)
+            self._serve(store)
+            code = 0
+        except BaseException:
+            log.exception("query worker %d stopped", os.getpid())
+        finally:
+            os._exit(code)
+
+    def _serve(self, store: Store) -> None:
+        """Answer jobs until one leaves this process unfit to go on; it then exits."""
+        while True:
+            connection, _ = self._listener.accept()
+            with connection:
+                if not self._serve_connection(connection, store):
+                    return
+
+    def _serve_connection(self, connection: socket.socket, store: Store) -> bool:
+        try:
+            _send_message(connection, {"pid": os.getpid(), "slot": self._slot})
+            request, _ = _receive_message(connection, time.monotonic() + _JOB_READ_SECONDS)
+        except (OSError, EOFError):
+            return True
+        self._counters.count_query(self._slot)
+        job, timeout = _job_from_wire(request)
+        _limit_cpu(timeout)
+        header, body, fit = _answer(store, job)
+        with contextlib.suppress(OSError):
+            _send_message(connection, header, body)
+            connection.settimeout(_CLOSE_WAIT_SECONDS)
+            connection.recv(1)
+        return fit
+
+
+def _answer(store: Store, job: QueryJob) -> tuple[dict, bytes, bool]:
+    """(header, body, whether this process is fit for more jobs) for one job."""
+    started = time.perf_counter()
+    try:
+        result = store.query(job.query, job.dataset, base_iri=job.base_iri)
+        answer = serialize_answer(
+            result,
+            results_format=job.results_format,
+            graph_format=job.graph_format,
+            max_rows=job.max_rows,
+            prefixes=job.prefixes,
+        )
+    except CommuniqueError as error:
+        return _error_header(error, started), b"", True
+    except MemoryError:
+        error = ServiceUnavailable("the query needed more memory than one query may use")
+        return _error_header(error, started), b"", False
+    except Exception:
+        log.exception("query worker %d failed on a query", os.getpid())
+        error = CommuniqueError("the query failed because of an internal error")
+        return _error_header(error, started), b"", False
+    header = {
+        "kind": answer.kind,
+        "format": answer.format,
+        "media_type": answer.media_type,
+        "count": answer.count,
+        "truncated": answer.truncated,
+        "duration": time.perf_counter() - started,
+    }
+    return header, answer.body, True
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent_pid:
+        os._exit(0)
+
+
+def _limit_address_space(memory_limit: int) -> None:
+    with open("/proc/self/statm") as statm:
+        size = int(statm.read().split()[0]) * resource.getpagesize()
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    soft = size + memory_limit
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def _limit_cpu(timeout: float) -> None:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft = math.ceil(usage.ru_utime + usage.ru_stime + timeout + _CPU_GRACE_SECONDS)
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+# --- the wire ---------------------------------------------------------------------------------
+
+
+def _send_message(
+    connection: socket.socket, header: dict, body: bytes = b"", *, deadline: float | None = None
+) -> None:
+    encoded = json.dumps(header, default=str).encode()
+    if deadline is not None:
+        connection.settimeout(max(deadline - time.monotonic(), 0.001))
+    connection.sendall(_FRAME.pack(len(encoded), len(body)) + encoded)
+    if body:
+        connection.sendall(body)
+
+
+def _receive_message(connection: socket.socket, deadline: float) -> tuple[dict, bytes]:
+    """:raises TimeoutError: at the deadline. :raises EOFError: the peer closed first."""
+    header_length, body_length = _FRAME.unpack(_receive_exactly(connection, _FRAME.size, deadline))
+    if header_length > _MAX_HEADER_BYTES:
+        raise EOFError(f"a message header of {header_length} bytes is not from a Communiqué peer")
+    header = json.loads(_receive_exactly(connection, header_length, deadline))
+    return header, _receive_exactly(connection, body_length, deadline)
+
+
+def _receive_exactly(connection: socket.socket, size: int, deadline: float) -> bytes:
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    received = 0
+    while received < size:
+        # At the deadline the socket turns non-blocking: what already arrived is still read.
+        connection.settimeout(max(deadline - time.monotonic(), 0.0))
+        try:
+            count = connection.recv_into(view[received:])
+        except BlockingIOError as error:
+            raise TimeoutError("deadline reached") from error
+        if count == 0:
+            raise EOFError("the peer closed the connection")
+        received += count
+    return bytes(buffer)
+
+
+def _job_to_wire(job: QueryJob, timeout: float) -> dict:
+    dataset = job.dataset
+    return {
+        "query": job.query,
+        "dataset": None if dataset is None else [dataset.default_graphs, dataset.named_graphs],
+        "results_format": job.results_format,
+        "graph_format": job.graph_format,
+        "max_rows": job.max_rows,
+        "base_iri": job.base_iri,
+        "prefixes": None if job.prefixes is None else dict(job.prefixes),
+        "timeout": timeout,
+    }
+
+
+def _job_from_wire(fields: dict) -> tuple[QueryJob, float]:
+    fields = dict(fields)
+    timeout = fields.pop("timeout")
+    dataset = fields.pop("dataset")
+    if dataset is not None:
+        dataset = QueryDataset(*(tuple(graphs) for graphs in dataset))
+    return QueryJob(**fields, dataset=dataset), timeout
+
+
+def _error_header(error: CommuniqueError, started: float) -> dict:
+    known = next(c for c in type(error).__mro__ if getattr(errors, c.__name__, None) is c)
+    return {
+        "error": {"class": known.__name__, "attributes": vars(error)},
+        "duration": time.perf_counter() - started,
+    }
+
+
+def _error_from_wire(fields: dict) -> CommuniqueError:
+    """The error a worker reported, rebuilt with its class and attributes."""
+    kind = getattr(errors, fields["class"], None)
+    if not (isinstance(kind, type) and issubclass(kind, CommuniqueError)):
+        kind = CommuniqueError
+    attributes = fields["attributes"]
+    error = kind.__new__(kind)
+    Exception.__init__(error, attributes.get("message", ""))
+    error.__dict__.update(attributes)
+    return error
+
+
+# --- processes --------------------------------------------------------------------------------
+
+
+def _parent_pid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return int(fields[1])
+
+
+def _stop_child(pid: int) -> None:
+    """SIGTERM child `pid`, wait until it is gone, SIGKILL it if it lingers."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + _STOP_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if _reaped(pid):
+            return
+        time.sleep(0.005)
+    os.kill(pid, signal.SIGKILL)
+    while not _reaped(pid):
+        time.sleep(0.005)
+
+
+def _reaped(pid: int) -> bool:
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True  # someone else (gunicorn's master) reaped it
+    return done == pid

@@ -1,0 +1,145 @@
+"""The W3C SPARQL 1.1 result format tests (JSON, CSV, TSV), run against a real server.
+
+Each entry of ``tests/w3c/sparql11/{json-res,csv-tsv-res}/manifest.ttl`` names a query, its data
+and the expected results file. The query is sent to a server loaded with that data, asking for
+the expected file's format, and the answer is compared as the tests intend: JSON and TSV as RDF
+terms (numbers by value, blank nodes up to renaming), CSV cell by cell (CSV has no types) with
+blank node labels up to renaming and numbers by value. Columns are matched by name (``SELECT *``
+leaves their order to the engine); row order counts, as every query has ORDER BY.
+"""
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+import requests
+from rdflib import RDF, Graph, Namespace, URIRef
+from rdflib.collection import Collection
+
+SUITES = Path(__file__).parent / "w3c" / "sparql11"
+MF = Namespace("http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#")
+QT = Namespace("http://www.w3.org/2001/sw/DataAccess/tests/test-query#")
+
+SUFFIX_TO_MEDIA_TYPE = {
+    ".srj": "application/sparql-results+json",
+    ".csv": "text/csv",
+    ".tsv": "text/tab-separated-values",
+}
+NUMERIC_DATATYPES = {
+    "http://www.w3.org/2001/XMLSchema#" + name
+    for name in ("integer", "decimal", "double", "float", "negativeInteger")
+}
+
+
+@dataclass(frozen=True)
+class ResultFormatTest:
+    name: str
+    query: Path
+    data: Path
+    result: Path
+
+
+def read_manifest(suite: str) -> list[ResultFormatTest]:
+    folder = SUITES / suite
+    manifest = Graph().parse(folder / "manifest.ttl", publicID=folder.as_uri() + "/")
+    (root,) = manifest.subjects(RDF.type, MF.Manifest)
+    tests = []
+    for entry in Collection(manifest, manifest.value(root, MF.entries)):
+        action = manifest.value(entry, MF.action)
+        tests.append(ResultFormatTest(
+            str(entry).rsplit("#", 1)[1],
+            _path(manifest.value(action, QT.query)),
+            _path(manifest.value(action, QT.data)),
+            _path(manifest.value(entry, MF.result)),
+        ))
+    return tests
+
+
+def _path(iri: URIRef) -> Path:
+    return Path(str(iri).removeprefix("file://"))
+
+
+TESTS = read_manifest("json-res") + read_manifest("csv-tsv-res")
+
+
+def canonical_rows(body: bytes, media_type: str) -> list[tuple]:
+    """The rows of a results document, each as sorted (variable, value) pairs.
+
+    ``SELECT *`` leaves the column order to the engine, so columns are matched by name.
+    """
+    if media_type == "text/csv":
+        header, *rows = csv.reader(io.StringIO(body.decode("utf-8"), newline=""))
+        cells = [[_csv_value(cell) for cell in row] for row in rows]
+        return _by_name(header, _rename_blank_nodes(cells))
+    parsed = ox.parse_query_results(
+        body, format=ox.QueryResultsFormat.from_media_type(media_type)
+    )
+    if isinstance(parsed, ox.QueryBoolean):
+        return [(("boolean", bool(parsed)),)]
+    names = [variable.value for variable in parsed.variables]
+    rows = [[_term(solution[name]) for name in names] for solution in parsed]
+    return _by_name(names, _rename_blank_nodes(rows))
+
+
+def _csv_value(cell: str) -> object:
+    """A CSV cell; a number compares by value (engines may store 1.0E6 as 1000000)."""
+    try:
+        return Decimal(cell)
+    except ArithmeticError:
+        return cell
+
+
+def _term(term) -> object:
+    if term is None:
+        return ""
+    if isinstance(term, ox.Literal) and term.datatype.value in NUMERIC_DATATYPES:
+        return (term.datatype.value, Decimal(term.value))
+    return str(term)
+
+
+def _rename_blank_nodes(rows: list[list]) -> list[list]:
+    """Blank node labels renamed in order of appearance, so two labellings compare equal."""
+    names: dict[object, str] = {}
+    return [
+        [names.setdefault(cell, f"_:b{len(names)}") if _is_blank(cell) else cell for cell in row]
+        for row in rows
+    ]
+
+
+def _is_blank(cell: object) -> bool:
+    return isinstance(cell, str) and cell.startswith("_:")
+
+
+def _by_name(names: list[str], rows: list[list]) -> list[tuple]:
+    return [tuple(sorted(zip(names, row, strict=True))) for row in rows]
+
+
+@pytest.mark.parametrize("test", TESTS, ids=lambda test: test.name)
+def test_result_format(servers, test: ResultFormatTest):
+    server = servers("--data", str(test.data))
+    media_type = SUFFIX_TO_MEDIA_TYPE[test.result.suffix]
+    response = requests.post(
+        server.sparql,
+        data=test.query.read_bytes(),
+        headers={"Content-Type": "application/sparql-query", "Accept": media_type},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].split(";")[0] == media_type
+    expected = canonical_rows(test.result.read_bytes(), media_type)
+    assert canonical_rows(response.content, media_type) == expected
+
+
+def test_json_results_have_the_required_members(servers):
+    """SPARQL 1.1 JSON results: ``head.vars`` always, ``results.bindings`` for SELECT."""
+    test = next(t for t in TESTS if t.name == "jsonres01")
+    server = servers("--data", str(test.data))
+    response = requests.get(server.sparql, params={"query": test.query.read_text()}, timeout=10)
+    document = json.loads(response.content)
+    assert document["head"]["vars"] == ["s", "p", "o"]
+    assert len(document["results"]["bindings"]) == 6
