@@ -41,8 +41,17 @@ from communique.validation import ValidationReport, validate_files, validate_lay
 
 SETTING_NAMES = tuple(spec.name for spec in dataclasses.fields(Settings))
 QUERY_SETTING_NAMES = (
-    "base", "data", "shapes", "store", "store_dir", "default_graph", "max_rows",
-    "max_query_bytes", "allow_service", "allow_private_service", "project_root",
+    "base",
+    "data",
+    "shapes",
+    "store",
+    "store_dir",
+    "default_graph",
+    "max_rows",
+    "max_query_bytes",
+    "allow_service",
+    "allow_private_service",
+    "project_root",
 )
 TABLE = "table"
 INTERRUPTED_STATUS = 130
@@ -96,6 +105,8 @@ def add_settings_options(parser: argparse.ArgumentParser, names: Sequence[str]) 
 
 def _option_kwargs(spec: dataclasses.Field) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "help": _help(spec)}
+    if "metavar" in spec.metadata:
+        kwargs["metavar"] = spec.metadata["metavar"]
     if isinstance(spec.default, bool):
         kwargs["action"] = argparse.BooleanOptionalAction
         return kwargs
@@ -124,9 +135,14 @@ def settings_values(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="Address to listen on.")
     parser.add_argument(
-        "--port", type=int, default=8080, help="Port to listen on (0: any free port)."
+        "--host", default="127.0.0.1", help="Address to listen on (default: 127.0.0.1)."
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=8080,
+        help="Port to listen on (0: any free port; default: 8080).",
     )
     add_settings_options(parser, SETTING_NAMES)
 
@@ -182,7 +198,10 @@ def answer_in_process(
     info = check_query(settings, text, dataset_graphs=publication.graphs)
     offered = FORM_TO_FORMATS[info.form]
     chosen = choose_format(
-        None, offered, default=offered[0], format_param=None if format_param == TABLE else format_param
+        None,
+        offered,
+        default=offered[0],
+        format_param=None if format_param == TABLE else format_param,
     )
     query = inline_services(info, service_policy(settings)) if info.services else info.text
     result = publication.store.query(query, base_iri=settings.base)
@@ -304,13 +323,26 @@ def run_stats(args: argparse.Namespace) -> int:
 
 COMMANDS: tuple[Command, ...] = (
     Command("serve", "Validate the data and serve it over HTTP.", add_serve_arguments, run_serve),
-    Command("query", "Run one SPARQL query on the data, without a server.", add_query_arguments,
-            run_query),
-    Command("validate", "Check the data against the SHACL shapes.", add_validate_arguments,
-            run_validate),
-    Command("coverage", "Show which sentences of each source no claim anchors.",
-            add_coverage_arguments, run_coverage),
-    Command("stats", "Count triples per graph, instances per class, claims per status.",
-            add_stats_arguments, run_stats),
+    Command(
+        "query",
+        "Run one SPARQL query on the data, without a server.",
+        add_query_arguments,
+        run_query,
+    ),
+    Command(
+        "validate", "Check the data against the SHACL shapes.", add_validate_arguments, run_validate
+    ),
+    Command(
+        "coverage",
+        "Show which sentences of each source no claim anchors.",
+        add_coverage_arguments,
+        run_coverage,
+    ),
+    Command(
+        "stats",
+        "Count triples per graph, instances per class, claims per status.",
+        add_stats_arguments,
+        run_stats,
+    ),
 )
 """Every subcommand; a new one is a row here and two small functions."""

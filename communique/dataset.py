@@ -23,7 +23,9 @@ SCHEMA_TEXT = ox.NamedNode(str(SCHEMA.text))
 def rdf_format_for(path: Path) -> ox.RdfFormat:
     """The RDF format of a file, from its suffix (``.ttl``, ``.nt``, ``.nq``, ``.trig``, ...)."""
     suffix = path.suffix.lstrip(".").lower()
-    fmt = ox.RdfFormat.from_extension({"owl": "rdf", "xml": "rdf", "json": "jsonld"}.get(suffix, suffix))
+    fmt = ox.RdfFormat.from_extension(
+        {"owl": "rdf", "xml": "rdf", "json": "jsonld"}.get(suffix, suffix)
+    )
     if fmt is None or fmt == ox.RdfFormat.N3:
         raise DataError(
             f"{path}: unknown RDF file type {path.suffix!r} "
@@ -88,7 +90,9 @@ def source_text_quad(source: Source, base: str) -> ox.Quad:
     )
 
 
-def bundled_quads(layout: Layout, files: Iterable[GraphFile], base: str = DEFAULT_BASE) -> list[ox.Quad]:
+def bundled_quads(
+    layout: Layout, files: Iterable[GraphFile], base: str = DEFAULT_BASE
+) -> list[ox.Quad]:
     """The quads of `files` (from `layout`), rebased, plus the text of every source among them."""
     quads = [quad for file in files for quad in read_quads(file.path, file.graph)]
     graphs = {file.graph for file in files}
@@ -115,10 +119,14 @@ def to_rdflib(quads: Iterable[ox.Quad]) -> rdflib.Dataset:
     """An rdflib Dataset holding `quads` (for pyshacl and rdflib serialisers)."""
     dataset = rdflib.Dataset()
     for quad in quads:
-        graph = dataset.graph(rdflib_term(quad.graph_name)) if isinstance(
-            quad.graph_name, ox.NamedNode
-        ) else dataset.default_graph
-        graph.add((rdflib_term(quad.subject), rdflib_term(quad.predicate), rdflib_term(quad.object)))
+        graph = (
+            dataset.graph(rdflib_term(quad.graph_name))
+            if isinstance(quad.graph_name, ox.NamedNode)
+            else dataset.default_graph
+        )
+        graph.add(
+            (rdflib_term(quad.subject), rdflib_term(quad.predicate), rdflib_term(quad.object))
+        )
     return dataset
 
 

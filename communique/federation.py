@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from SPARQLWrapper import JSON, POST, SELECT, SPARQLWrapper
 
@@ -54,6 +54,7 @@ CLOUD_METADATA_ADDRESSES = frozenset(
     {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 )
 NAT64_NETWORK = ipaddress.ip_network("64:ff9b::/96")
+_URI_SAFE = "/?#[]@!$&'()*+,;=:%~"
 
 
 @dataclass(frozen=True)
@@ -346,7 +347,7 @@ def _read_answer(
     deadline: _Deadline,
     policy: ServicePolicy,
 ) -> bytes:
-    client = _GuardedSPARQLWrapper(endpoint, _guarded_opener(addresses, deadline))
+    client = _GuardedSPARQLWrapper(_as_uri(endpoint), _guarded_opener(addresses, deadline))
     client.setQuery(query)
     client.setMethod(POST)
     client.setOnlyConneg(True)
@@ -364,7 +365,11 @@ def _read_answer(
     except (OSError, http.client.HTTPException) as error:
         if deadline.expired or _is_timeout(error):
             raise _timed_out(endpoint, policy) from None
-        raise UpstreamError(f"SERVICE <{endpoint}> is unreachable: {_reason(error)}") from None
+        if isinstance(error, urllib.error.URLError):
+            raise UpstreamError(f"SERVICE <{endpoint}> is unreachable: {error.reason}") from None
+        raise UpstreamError(
+            f"SERVICE <{endpoint}> broke off its answer: {type(error).__name__} {error}"
+        ) from None
     if deadline.expired:
         raise _timed_out(endpoint, policy)
     if len(body) > policy.max_bytes:
@@ -372,15 +377,17 @@ def _read_answer(
     return body
 
 
+def _as_uri(iri: str) -> str:
+    """`iri` with the non-ASCII characters after its host percent-encoded (RFC 3987 §3.1)."""
+    parts = urlsplit(iri)
+    authority_end = len(parts.scheme) + len("://") + len(parts.netloc)
+    return iri[:authority_end] + quote(iri[authority_end:], safe=_URI_SAFE)
+
+
 def _is_timeout(error: BaseException) -> bool:
     return isinstance(error, TimeoutError) or isinstance(
         getattr(error, "reason", None), TimeoutError
     )
-
-
-def _reason(error: BaseException) -> str:
-    reason = getattr(error, "reason", None) or error
-    return str(reason) or type(reason).__name__
 
 
 def _timed_out(endpoint: str, policy: ServicePolicy) -> UpstreamError:

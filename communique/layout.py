@@ -8,7 +8,7 @@ The layout is a convention, so that adding a source is a data change, never a co
 - ``graph/sources/<slug>.txt``        → the source's text, byte for byte; published as the
   ``schema:text`` of the document ``id/source/<slug>`` in that source's graph
 - ``graph/enrichment/<name>.ttl``     → graph ``graph/enrichment/<name>`` (fetched, never curated)
-- ``shapes/*.ttl``                    → graph ``graph/shapes`` (the SHACL shapes; not validated data)
+- ``shapes/*.ttl``                    → graph ``graph/shapes`` (the shapes; not validated data)
 """
 
 from dataclasses import dataclass
@@ -73,7 +73,7 @@ class Layout:
         ]
 
     def data_files(self) -> list[GraphFile]:
-        """Every file of validated data (ontology, background, sources, enrichment), in load order."""
+        """Every file of validated data: ontology, background, sources, enrichment."""
         files = [GraphFile(p, str(ONTOLOGY_GRAPH)) for p in self._ttl("ontology")]
         files += [GraphFile(p, str(BACKGROUND_GRAPH)) for p in self._ttl("graph/background")]
         files += [GraphFile(s.data_path, s.graph) for s in self.sources()]

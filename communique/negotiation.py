@@ -214,7 +214,8 @@ def choose_format(
 
     >>> choose_format("application/json", GRAPH_FORMATS, default="turtle")
     'jsonld'
-    >>> choose_format("text/html,application/xml;q=0.9,*/*;q=0.8", SOLUTIONS_FORMATS, default="json")
+    >>> firefox = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    >>> choose_format(firefox, SOLUTIONS_FORMATS, default="json")
     'json'
     >>> choose_format(None, SOLUTIONS_FORMATS, default="json", format_param="csv")
     'csv'

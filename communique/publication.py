@@ -79,14 +79,18 @@ def _load_and_validate(
     """Fill `target` with the validated data; raises ShapesViolation when it does not conform."""
     if settings.data:
         _load_files(target, [Path(p) for p in settings.data], progress)
-        report = validate_files(
-            [Path(p) for p in settings.data], [Path(p) for p in settings.shapes]
-        ) if settings.shapes else None
+        report = (
+            validate_files([Path(p) for p in settings.data], [Path(p) for p in settings.shapes])
+            if settings.shapes
+            else None
+        )
     else:
         root = Path(settings.project_root)
         report = validate_layout(root, base=settings.base)
         layout = Layout(root)
-        target.extend(bundled_quads(layout, layout.data_files() + layout.shape_files(), settings.base))
+        target.extend(
+            bundled_quads(layout, layout.data_files() + layout.shape_files(), settings.base)
+        )
     if report is not None and not report.conforms:
         raise ShapesViolation(
             "the data does not conform to the shapes and was not published:\n" + report.to_text()
@@ -137,7 +141,9 @@ def _remote_publication(settings: Settings) -> Publication:
 
 
 def _remote_count(store: Store) -> int:
-    rows = store.query("SELECT (COUNT(*) AS ?n) WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }")
+    rows = store.query(
+        "SELECT (COUNT(*) AS ?n) WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }"
+    )
     return int(next(iter(rows))["n"].value)
 
 
@@ -156,7 +162,9 @@ def _publish_on_disk(settings: Settings, version: str, progress: Progress | None
             last_good = _current_version(root)
             if last_good is None:
                 raise
-            log.error("publishing version %s failed; serving last good %s: %s", version, last_good, error)
+            log.error(
+                "publishing version %s failed; serving last good %s: %s", version, last_good, error
+            )
             return _open_version(settings, root, last_good, fallback_reason=error.message)
     _make_current(root, version)
     _forget_old_versions(versions, keep={version})
@@ -189,7 +197,9 @@ def _open_version(
     folder = root / "versions" / version
     metadata = json.loads((folder / METADATA_FILE).read_text())
     store = EmbeddedStore.open_read_only(str(folder), union_default_graph=_union(settings))
-    report = ValidationReport.from_json(json.dumps(metadata["report"])) if metadata["report"] else None
+    report = (
+        ValidationReport.from_json(json.dumps(metadata["report"])) if metadata["report"] else None
+    )
     published_at = datetime.fromisoformat(metadata["published_at"])
     return _publication(settings, version, store, report, published_at, fallback_reason)
 

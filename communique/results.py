@@ -34,6 +34,7 @@ import pyoxigraph
 from pyoxigraph import BlankNode, Literal, NamedNode, Quad, RdfFormat, Triple
 
 from communique.errors import NotAcceptable
+from communique.namespaces import XSD
 
 RESULT_CAP_LINK = "https://w3id.org/communique/docs/limits#result-cap"
 """The page explaining the result cap; linked from every truncated answer."""
@@ -72,10 +73,10 @@ _RDF_FORMAT_OF_NAME = MappingProxyType(
 )
 _PREFIXED_RDF_FORMATS = frozenset({"turtle", "trig", "rdfxml"})
 
-XSD = "http://www.w3.org/2001/XMLSchema#"
-XSD_STRING = XSD + "string"
-RESULTS_NAMESPACE = "http://www.w3.org/2005/sparql-results#"
-ITS_NAMESPACE = "http://www.w3.org/2005/11/its"
+XSD_STRING = str(XSD.string)
+_RESULTS_XML_NAMESPACE = "http://www.w3.org/2005/sparql-results#"
+_ITS_NAMESPACE = "http://www.w3.org/2005/11/its"
+"""Internationalization Tag Set: SPARQL 1.2 results write a literal's base direction with it."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,10 @@ def serialize_answer(
     max_rows: int,
     prefixes: Mapping[str, str] | None = None,
 ) -> SerializedAnswer:
-    """Write `result` (what `Store.query` returns) in the format for its kind.
+    """Write `result`, what `Store.query` returns, in the format for its kind.
+
+    A boolean is an ASK answer, anything with ``variables`` (and iterating solutions) a SELECT
+    answer, any other iterable holds the triples of a CONSTRUCT or DESCRIBE answer.
 
     Solutions and booleans use `results_format`, graphs `graph_format`; `prefixes` (name ->
     namespace) abbreviate IRIs in Turtle, TriG and RDF/XML, where only the used ones are declared.
@@ -209,7 +213,7 @@ def _json_term(term: object) -> dict:
     return written
 
 
-_XML_START = f'<?xml version="1.0"?><sparql xmlns="{RESULTS_NAMESPACE}">'
+_XML_START = f'<?xml version="1.0"?><sparql xmlns="{_RESULTS_XML_NAMESPACE}">'
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _XML_ESCAPES = str.maketrans(
     {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;", "\t": "&#9;"}
@@ -267,7 +271,7 @@ def _xml_term(term: object) -> str:
         attributes = f' xml:lang="{_xml_escape(term.language)}"'
         if term.direction is not None:
             attributes += (
-                f' its:dir="{term.direction.value}" xmlns:its="{ITS_NAMESPACE}" its:version="2.0"'
+                f' its:dir="{term.direction.value}" xmlns:its="{_ITS_NAMESPACE}" its:version="2.0"'
             )
     elif term.datatype.value != XSD_STRING:
         attributes = f' datatype="{_xml_escape(term.datatype.value)}"'
@@ -307,10 +311,12 @@ def _tsv_solutions(names: list[str], rows: _Capped) -> str:
 
 
 _BARE_TSV_LITERALS = {
-    XSD + "integer": re.compile(r"[+-]?[0-9]+", re.ASCII),
-    XSD + "decimal": re.compile(r"[+-]?[0-9]*\.[0-9]+", re.ASCII),
-    XSD + "double": re.compile(r"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)[eE][+-]?[0-9]+", re.ASCII),
-    XSD + "boolean": re.compile(r"true|false"),
+    str(XSD.integer): re.compile(r"[+-]?[0-9]+", re.ASCII),
+    str(XSD.decimal): re.compile(r"[+-]?[0-9]*\.[0-9]+", re.ASCII),
+    str(XSD.double): re.compile(
+        r"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)[eE][+-]?[0-9]+", re.ASCII
+    ),
+    str(XSD.boolean): re.compile(r"true|false"),
 }
 """Datatype -> lexical forms that Turtle reads back as that very literal when written bare."""
 

@@ -6,8 +6,10 @@ in-memory store copy-on-write and talk to the same query workers. Gunicorn's con
 off: it would start a thread in the master and write a file under ``$HOME``.
 """
 
+import logging
 import math
 import os
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -88,4 +90,20 @@ def gunicorn_options(
         "errorlog": "-",
         "loglevel": "warning",
         "when_ready": when_ready,
+        "worker_exit": end_web_worker,
     }
+
+
+def end_web_worker(server: Any, worker: Any) -> None:
+    """End a web worker at once, with its exit status, skipping interpreter finalization.
+
+    A web worker inherits the master's store handle. Finalization would close it, and closing
+    an on-disk (RocksDB) handle in a forked child waits forever for background threads that
+    exist only in the master: the worker would hang until gunicorn killed it.
+    """
+    in_flight = sys.exc_info()[1]
+    status = in_flight.code if isinstance(in_flight, SystemExit) else 0
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status if isinstance(status, int) else 1)

@@ -18,10 +18,12 @@ turned into an outbound request.
 
 import abc
 import ast
+import contextlib
 import http.client
 import re
 import threading
 import urllib.error
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -146,7 +148,7 @@ class EmbeddedStore(Store):
         self, sparql: str, dataset: QueryDataset | None = None, *, base_iri: str | None = None
     ) -> QueryAnswer:
         outline = QueryOutline.of(sparql)
-        outline.refuse_service()
+        outline.refuse_non_queries()
         options = self._dataset_options(outline, dataset)
         try:
             return self.oxigraph.query(sparql, base_iri=base_iri, **options)
@@ -156,8 +158,8 @@ class EmbeddedStore(Store):
     def _dataset_options(self, outline: "QueryOutline", dataset: QueryDataset | None) -> dict:
         if dataset is not None and dataset.given:
             return {
-                "default_graph": [graph_node(iri) for iri in dataset.default_graphs],
-                "named_graphs": [graph_node(iri) for iri in dataset.named_graphs],
+                "default_graph": [absolute_iri(iri) for iri in dataset.default_graphs],
+                "named_graphs": [absolute_iri(iri) for iri in dataset.named_graphs],
             }
         # pyoxigraph's union flag would also override FROM, which must win over a service default.
         if self.union_default_graph and not outline.has_dataset_clause:
@@ -199,13 +201,11 @@ class RemoteStore(Store):
         self, sparql: str, dataset: QueryDataset | None = None, *, base_iri: str | None = None
     ) -> QueryAnswer:
         outline = QueryOutline.of(sparql)
-        outline.refuse_service()
-        if outline.form in UPDATE_KEYWORDS:
-            raise ForbiddenOperation("SPARQL Update is not accepted; only queries are")
+        outline.refuse_non_queries()
         parameters = self._dataset_parameters(outline, dataset)
         if base_iri is None:
             return self._send(sparql, parameters)
-        graph_node(base_iri)
+        absolute_iri(base_iri, "base IRI")
         return self._send(f"BASE <{base_iri}>\n{sparql}", parameters, line_offset=1)
 
     def _dataset_parameters(
@@ -249,7 +249,7 @@ class RemoteStore(Store):
             status = _WRAPPER_ERROR_STATUS.get(type(error), "an error")
             raise self._failure(f"answered HTTP {status}: {_remote_message(error)}") from error
         except urllib.error.HTTPError as error:
-            raise self._failure(f"HTTP {error.code} {error.reason}") from error
+            raise self._failure(f"answered HTTP {error.code}: {error.reason}") from error
         except (OSError, http.client.HTTPException) as error:
             raise self._failure(f"cannot be reached ({_reason(error)})") from error
         return self._read_answer(response)
@@ -259,10 +259,11 @@ class RemoteStore(Store):
         wrapper.setMethod(POST)
         wrapper.setRequestMethod(URLENCODED)
         wrapper.setOnlyConneg(True)
-        wrapper.setTimeout(self.timeout)
         wrapper.setReturnFormat(JSON)
-        # Set directly: setQuery() would guess the form with a regex, warn on unusual text and
-        # send update-looking text to the update operation. Text sent here is always a query.
+        # Set directly: setTimeout() truncates to whole seconds (0.5 would mean no timeout), and
+        # setQuery() would guess the form with a regex, warn on unusual text and send
+        # update-looking text to the update operation. Text sent here is always a query.
+        wrapper.timeout = self.timeout
         wrapper.queryString = sparql
         wrapper.queryType = SELECT
         wrapper.addCustomHttpHeader("Accept", self.ACCEPT)
@@ -271,46 +272,76 @@ class RemoteStore(Store):
         return wrapper
 
     def _read_answer(self, response: http.client.HTTPResponse) -> QueryAnswer:
+        """The answer in `response`, read lazily: only the rows asked for are read."""
         media_type = response.headers.get_content_type()
         results_format = pyoxigraph.QueryResultsFormat.from_media_type(media_type)
-        if results_format is not None and results_format != pyoxigraph.QueryResultsFormat.CSV:
-            try:
-                parsed = pyoxigraph.parse_query_results(response, results_format)
-            except (SyntaxError, OSError) as error:
-                raise self._failure(f"answered malformed {media_type}: {error}") from error
-            if isinstance(parsed, pyoxigraph.QueryBoolean):
-                return parsed
-            return UpstreamSolutions(parsed, self.endpoint)
         rdf_format = pyoxigraph.RdfFormat.from_media_type(media_type)
+        stream = UpstreamStream(response, self.endpoint, media_type)
+        if results_format is not None and results_format != pyoxigraph.QueryResultsFormat.CSV:
+            with stream.reading():
+                parsed = pyoxigraph.parse_query_results(response, results_format)
+            if isinstance(parsed, pyoxigraph.QueryBoolean):
+                stream.close()
+                return parsed
+            return UpstreamSolutions(parsed, stream)
         if rdf_format is not None and not rdf_format.supports_datasets:
-            return self._triples(pyoxigraph.parse(response, rdf_format), media_type)
+            quads = pyoxigraph.parse(response, rdf_format)
+            return UpstreamTriples((quad.triple for quad in quads), stream)
+        stream.close()
         raise self._failure(f"answered {media_type}, which is not a SPARQL query answer")
-
-    def _triples(self, quads: Iterable[pyoxigraph.Quad], media_type: str) -> Iterator:
-        try:
-            for quad in quads:
-                yield quad.triple
-        except (SyntaxError, OSError) as error:
-            raise self._failure(f"answered malformed {media_type}: {error}") from error
 
     def _failure(self, what: str) -> UpstreamError:
         return upstream_failure(self.endpoint, what)
 
 
-class UpstreamSolutions:
-    """Solutions streamed from a remote endpoint: a malformed row raises UpstreamError."""
+class UpstreamStream:
+    """An HTTP response being parsed: closed once read, dropped or failed; a parse or read
+    error becomes an UpstreamError naming the endpoint."""
 
-    def __init__(self, solutions: pyoxigraph.QuerySolutions, endpoint: str):
+    def __init__(self, response: http.client.HTTPResponse, endpoint: str, media_type: str):
+        self._endpoint = endpoint
+        self._media_type = media_type
+        self.close = weakref.finalize(self, response.close)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        try:
+            yield
+        except (SyntaxError, OSError) as error:
+            self.close()
+            what = f"answered malformed {self._media_type}: {error}"
+            raise upstream_failure(self._endpoint, what) from error
+
+    def items(self, parsed: Iterable) -> Iterator:
+        """Iterate `parsed`, closing the response at the end."""
+        try:
+            with self.reading():
+                yield from parsed
+        finally:
+            self.close()
+
+
+class UpstreamSolutions:
+    """Solutions streamed from a remote endpoint (same `variables` and iteration as pyoxigraph)."""
+
+    def __init__(self, solutions: pyoxigraph.QuerySolutions, stream: UpstreamStream):
         self.variables = solutions.variables
         self._solutions = solutions
-        self._endpoint = endpoint
+        self._stream = stream
 
     def __iter__(self) -> Iterator[pyoxigraph.QuerySolution]:
-        try:
-            yield from self._solutions
-        except (SyntaxError, OSError) as error:
-            what = f"answered malformed results: {error}"
-            raise upstream_failure(self._endpoint, what) from error
+        return self._stream.items(self._solutions)
+
+
+class UpstreamTriples:
+    """Triples streamed from a remote endpoint."""
+
+    def __init__(self, triples: Iterator[pyoxigraph.Triple], stream: UpstreamStream):
+        self._triples = triples
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[pyoxigraph.Triple]:
+        return self._stream.items(self._triples)
 
 
 def upstream_failure(endpoint: str, what: str) -> UpstreamError:
@@ -359,8 +390,10 @@ class QueryOutline:
         """True when the query says FROM or FROM NAMED (only a dataset clause uses FROM)."""
         return "FROM" in self.keywords
 
-    def refuse_service(self) -> None:
-        """:raises ForbiddenOperation: the query calls a SERVICE."""
+    def refuse_non_queries(self) -> None:
+        """:raises ForbiddenOperation: the text is an update, or it calls a SERVICE."""
+        if self.form in UPDATE_KEYWORDS:
+            raise ForbiddenOperation("SPARQL Update is not accepted; only queries are")
         if "SERVICE" in self.keywords:
             raise ForbiddenOperation(
                 "SERVICE is not evaluated by the store; only allow-listed endpoints are federated"
@@ -397,12 +430,12 @@ def query_syntax_error(message: str, *, line_offset: int = 0) -> QuerySyntaxErro
     return QuerySyntaxError(message, line=line, column=column)
 
 
-def graph_node(iri: str) -> pyoxigraph.NamedNode:
-    """:raises BadRequest: `iri` is not an absolute IRI."""
+def absolute_iri(iri: str, what: str = "graph IRI") -> pyoxigraph.NamedNode:
+    """:raises BadRequest: `iri` is not an absolute IRI (`what` names it in the message)."""
     try:
         return pyoxigraph.NamedNode(iri)
     except ValueError as error:
-        raise BadRequest(f"not a valid graph IRI: {iri!r} ({error})") from error
+        raise BadRequest(f"not a valid {what}: {iri!r} ({error})") from error
 
 
 def _remote_message(error: SPARQLWrapperException) -> str:

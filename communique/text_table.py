@@ -65,4 +65,6 @@ def compact_iri(iri: str) -> str:
 
 
 def _line(cells: list[str], widths: list[int]) -> str:
-    return COLUMN_GAP.join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+    return COLUMN_GAP.join(
+        cell.ljust(width) for cell, width in zip(cells, widths, strict=True)
+    ).rstrip()

@@ -23,9 +23,9 @@ import pyshacl
 import rdflib
 from pyparsing.exceptions import ParseBaseException
 from pyshacl.errors import ReportableRuntimeError
-from rdflib.namespace import DCTERMS, FOAF, RDF, RDFS, SH, SKOS
+from rdflib.namespace import DCTERMS, FOAF, RDF, RDFS, SH, SKOS, XSD
 
-from communique.dataset import bundled_quads, rdflib_term, read_quads, to_rdflib
+from communique.dataset import bundled_quads, rdflib_term, read_quads
 from communique.errors import DataError
 from communique.layout import GraphFile, Layout
 from communique.namespaces import DEFAULT_BASE, ONTOLOGY_GRAPH, PREFIXES, SCHEMA
@@ -52,6 +52,7 @@ LABEL_RANK = {str(predicate): rank for rank, predicate in enumerate(LABEL_PREDIC
 OWNER_SEARCH_DEPTH = 8
 """How many blank nodes up a report looks for the IRI that owns a blank focus node or shape."""
 LONGEST_SHOWN_VALUE = 120
+NTRIPLES_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 RDF_SUFFIXES = {".ttl", ".trig", ".nt", ".nq", ".rdf", ".owl", ".xml", ".jsonld", ".n3"}
 LAYOUT_FOLDERS = ("ontology", "graph", "graph/background", "graph/sources", "graph/enrichment")
 PATH_SUFFIXES = {SH.zeroOrMorePath: "*", SH.oneOrMorePath: "+", SH.zeroOrOnePath: "?"}
@@ -385,7 +386,7 @@ def run_validation(
     check_query_forms(shapes_graph, NodeIndex(shapes))
     try:
         _, results, _ = pyshacl.validate(
-            to_rdflib(quad for file in data for quad in file.quads),
+            oxigraph_store(data),
             shacl_graph=shapes_graph,
             inference="none",
             advanced=True,
@@ -393,7 +394,7 @@ def run_validation(
         )
     except ReportableRuntimeError as error:
         raise DataError(f"the shapes cannot be used: {error}") from None
-    except ParseBaseException as error:
+    except (SyntaxError, ParseBaseException) as error:
         raise DataError(f"a SHACL-SPARQL query in the shapes does not parse: {error}") from None
     except re.error as error:
         raise DataError(
@@ -427,6 +428,13 @@ def query_form(query: str) -> str:
     body = query[SPARQL_PROLOGUE.match(query).end() :]
     keyword = re.match(r"[A-Za-z]+", body)
     return keyword.group().upper() if keyword else ""
+
+
+def oxigraph_store(files: Iterable[LoadedFile]) -> ox.Store:
+    """The union of `files` in an in-memory pyoxigraph store, named graphs kept."""
+    store = ox.Store()
+    store.extend([quad for file in files for quad in file.quads])
+    return store
 
 
 def bind_prefixes(graph: rdflib.Graph) -> None:
@@ -494,10 +502,17 @@ def local_name(iri: str) -> str:
 
 
 def render_term(term: rdflib.term.Node) -> str:
-    """N-Triples-like: ``<iri>``, ``"text"@en``, ``"5"^^<datatype>``, ``_:id``."""
+    """N-Triples: ``<iri>``, ``"text"``, ``"text"@en``, ``"5"^^<datatype>``, ``_:id``."""
     if isinstance(term, rdflib.BNode):
         return f"_:{term}"
-    return term.n3()
+    if not isinstance(term, rdflib.Literal):
+        return f"<{term}>"
+    text = '"' + str(term).translate(NTRIPLES_ESCAPES) + '"'
+    if term.language:
+        return f"{text}@{term.language}"
+    if term.datatype and term.datatype != XSD.string:
+        return f"{text}^^<{term.datatype}>"
+    return text
 
 
 def render_path(graph: rdflib.Graph, node: rdflib.term.Node) -> str:

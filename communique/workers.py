@@ -20,7 +20,9 @@ a JSON header, then the body bytes.
 
 1. worker → client, right after ``accept()``: ``{"pid", "slot"}``. Until it arrives no worker
    has taken the job: a deadline reached before it means the pool is busy.
-2. client → worker: the job (`QueryJob` fields plus ``timeout``).
+2. client → worker, only then: the job (`QueryJob` fields plus ``timeout``). A client that gave
+   up before step 1 never sent a job, so a worker accepting its connection late finds it
+   closed and runs nothing.
 3. worker → client: ``{"kind", "format", "media_type", "count", "truncated", "duration"}`` and
    the serialised answer as body, or ``{"error": {"class", "attributes"}, "duration"}``; the
    client re-raises the error with the same class and attributes (message, line, column...).
@@ -72,6 +74,7 @@ COUNTER_NAMES = ("restarts", "timeouts", "crashes", "queries")
 _FRAME = struct.Struct("!IQ")
 _MAX_HEADER_BYTES = 1 << 24
 _JOB_READ_SECONDS = 5.0
+_SEND_SECONDS = 60.0
 _CLOSE_WAIT_SECONDS = 5.0
 _CPU_GRACE_SECONDS = 2.0
 _SUPERVISOR_POLL_SECONDS = 0.5
@@ -143,25 +146,18 @@ class QueryPool:
             )
         directory = tempfile.mkdtemp(prefix="communique-queries-", dir=self._socket_dir)
         path = os.path.join(directory, "workers.sock")
+        counters = _SharedCounters(self.size)
         try:
-            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            listener.bind(path)
-            listener.listen(_BACKLOG)
-        except OSError:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+                listener.bind(path)
+                listener.listen(_BACKLOG)
+                supervisor = _Supervisor(
+                    listener, self._open_store, self.size, self.memory_limit, counters, os.getpid()
+                )
+                pid = _fork_with_blocked_signals(supervisor.run_as_process)
+        except BaseException:
             shutil.rmtree(directory, ignore_errors=True)
             raise
-        counters = _SharedCounters(self.size)
-        supervisor = _Supervisor(
-            listener, self._open_store, self.size, self.memory_limit, counters, os.getpid()
-        )
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _SUPERVISOR_SIGNALS)
-        try:
-            pid = os.fork()
-            if pid == 0:
-                supervisor.run_as_process()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        listener.close()
         self._directory, self._socket_path, self._counters = directory, path, counters
         self._owner_pid, self._supervisor_pid = os.getpid(), pid
         atexit.register(self.close)
@@ -180,8 +176,8 @@ class QueryPool:
         deadline = time.monotonic() + limit
         with self._connect(deadline, limit) as connection:
             try:
-                _send_message(connection, _job_to_wire(job, limit), deadline=deadline)
                 worker, _ = _receive_message(connection, deadline)
+                _send_message(connection, _job_to_wire(job, limit), deadline=deadline)
             except TimeoutError as error:
                 raise _busy(limit) from error
             except (EOFError, ConnectionError) as error:
@@ -216,7 +212,7 @@ class QueryPool:
 
     @property
     def counters(self) -> dict[str, int]:
-        """ "restarts", "timeouts", "crashes" and "queries", shared by all processes."""
+        """Counts of restarts, timeouts, crashes and queries, the same in every process."""
         if self._counters is None:
             return dict.fromkeys(COUNTER_NAMES, 0)
         return self._counters.snapshot()
@@ -262,6 +258,19 @@ class QueryPool:
         self._counters.mark_stopped(slot, pid)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+def _fork_with_blocked_signals(child: Callable[[], NoReturn]) -> int:
+    """Fork a process running `child` with SIGCHLD and SIGTERM blocked from its first
+    instruction (it waits for them with sigtimedwait); the parent's mask is kept."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _SUPERVISOR_SIGNALS)
+    try:
+        pid = os.fork()
+        if pid == 0:
+            child()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    return pid
 
 
 def _busy(limit: float) -> QueryTimeout:
@@ -347,6 +356,8 @@ class _Supervisor:
             self._reap()
             self._respawn_due()
         self._stop_workers()
+        if os.getppid() != self._owner_pid:  # nobody is left to remove the socket
+            shutil.rmtree(os.path.dirname(self._listener.getsockname()), ignore_errors=True)
 
     def _next_wait(self) -> float:
         if not self._respawn_at:
@@ -381,6 +392,8 @@ class _Supervisor:
             self._counters.add(_SharedCounters.TIMEOUTS)
         elif exit_code != 0:
             self._counters.add(_SharedCounters.CRASHES)
+            cause = signal.strsignal(-exit_code) if exit_code < 0 else f"exit status {exit_code}"
+            log.warning("query worker %d died (%s); replacing it", pid, cause)
 
     def _respawn_due(self) -> None:
         now = time.monotonic()
@@ -455,7 +468,7 @@ class _Worker:
         _limit_cpu(timeout)
         header, body, fit = _answer(store, job)
         with contextlib.suppress(OSError):
-            _send_message(connection, header, body)
+            _send_message(connection, header, body, deadline=time.monotonic() + _SEND_SECONDS)
             connection.settimeout(_CLOSE_WAIT_SECONDS)
             connection.recv(1)
         return fit

@@ -81,14 +81,19 @@ class ServerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def stop(self) -> int:
+    def terminate(self) -> None:
+        """Ask for a graceful stop (SIGTERM) without waiting."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+
+    def stop(self) -> int:
+        """SIGTERM, then SIGKILL if it has not stopped within STOP_TIMEOUT_SECONDS."""
+        self.terminate()
+        try:
+            self.process.wait(STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
         self.process.stdout.close()
         return self.process.returncode
 
@@ -142,7 +147,9 @@ def _wait_for_ready_line(server: ServerProcess) -> str:
                     return match.group(1)
     raise RuntimeError(
         f"communique serve did not become ready (exit {server.process.poll()}):\n"
-        + "\n".join(server.output) + "\n" + server.log()
+        + "\n".join(server.output)
+        + "\n"
+        + server.log()
     )
 
 
@@ -170,6 +177,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., 
         return started[args]
 
     yield server_for
+    for server in started.values():
+        server.terminate()
     for server in started.values():
         server.stop()
 
@@ -200,16 +209,15 @@ W3C_OUTCOMES: dict[str, Counter] = {}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Count the outcome of every W3C suite test, by suite module."""
-    module = report.nodeid.split("::", 1)[0]
-    if "test_w3c_" not in module or (report.when != "call" and report.passed):
-        return
+    """Count the outcome of every W3C test (tests that record a ``w3c_suite`` property)."""
     properties = dict(report.user_properties)
-    outcome = properties.get("w3c_outcome", report.outcome) if report.passed else report.outcome
-    W3C_OUTCOMES.setdefault(Path(module).stem, Counter())[outcome] += 1
+    if "w3c_suite" not in properties or report.when != "call":
+        return
+    outcome = properties.get("w3c_outcome", "passed") if report.passed else report.outcome
+    W3C_OUTCOMES.setdefault(properties["w3c_suite"], Counter())[outcome] += 1
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
     for suite, outcomes in sorted(W3C_OUTCOMES.items()):
         counts = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
-        terminalreporter.write_line(f"{suite}: {counts}")
+        terminalreporter.write_line(f"W3C {suite}: {counts}")

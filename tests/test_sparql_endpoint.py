@@ -6,7 +6,6 @@ process: solutions compared row by row (blank node labels aside), graphs by isom
 
 import csv
 import io
-import json
 import threading
 import time
 from collections import Counter
@@ -20,8 +19,18 @@ import requests
 from rdflib import Dataset, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import RDF, VOID
-from SPARQLWrapper import CSV, JSON, JSONLD, POST, POSTDIRECTLY, RDFXML, TSV, TURTLE, XML
-from SPARQLWrapper import SPARQLWrapper
+from SPARQLWrapper import (
+    CSV,
+    JSON,
+    JSONLD,
+    POST,
+    POSTDIRECTLY,
+    RDFXML,
+    TSV,
+    TURTLE,
+    XML,
+    SPARQLWrapper,
+)
 
 from communique.namespaces import CQ, SD
 from tests.conftest import EX, ITEM_COUNT, RESULT_CAP, items_dataset

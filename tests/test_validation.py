@@ -1,6 +1,7 @@
 """The validation gate: findings a person can act on, exit statuses, and unreadable input."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,14 @@ from rdflib.namespace import RDF, SH
 
 from communique.errors import DataError
 from communique.settings import PROJECT_ROOT
-from communique.validation import Finding, validate_files, validate_layout
+from communique.validation import (
+    Finding,
+    prefixed_name,
+    render_path,
+    render_term,
+    validate_files,
+    validate_layout,
+)
 
 COMMUNIQUE = Path(sys.executable).parent / "communique"
 
@@ -89,9 +97,14 @@ def make_project(root: Path, *, claims: str = CLAIM.replace("{start}", "0")) -> 
     return root
 
 
-def communique(*args: str) -> subprocess.CompletedProcess:
+def communique(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(COMMUNIQUE), *args], capture_output=True, text=True, timeout=120, check=False
+        [str(COMMUNIQUE), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -244,6 +257,48 @@ def test_validate_files_uses_the_ontology_for_sh_class(tmp_path: Path) -> None:
     assert validate_files([data], [shapes], ontology=[ontology]).conforms
 
 
+@pytest.mark.parametrize(
+    ("term", "rendered"),
+    [
+        (rdflib.Literal('say "hi"\nnow'), '"say \\"hi\\"\\nnow"'),
+        (rdflib.Literal("x", datatype=rdflib.XSD.string), '"x"'),
+        (rdflib.Literal("Gamma", lang="en"), '"Gamma"@en'),
+        (
+            rdflib.Literal("abc", datatype=rdflib.XSD.integer),
+            '"abc"^^<http://www.w3.org/2001/XMLSchema#integer>',
+        ),
+        (rdflib.URIRef("https://example.org/a"), "<https://example.org/a>"),
+        (rdflib.BNode("b7"), "_:b7"),
+    ],
+)
+def test_values_are_rendered_as_n_triples(term: rdflib.term.Node, rendered: str) -> None:
+    assert render_term(term) == rendered
+
+
+@pytest.mark.parametrize(
+    ("path", "rendered"),
+    [
+        ("cq:evidence", "cq:evidence"),
+        ("( cq:evidence oa:hasSelector )", "cq:evidence/oa:hasSelector"),
+        ("[ sh:inversePath cq:evidence ]", "^cq:evidence"),
+        ("[ sh:alternativePath ( rdfs:label skos:prefLabel ) ]", "rdfs:label|skos:prefLabel"),
+        ("( [ sh:zeroOrMorePath rdfs:subClassOf ] rdfs:label )", "(rdfs:subClassOf*)/rdfs:label"),
+        ("[ sh:oneOrMorePath <http://example.org/p> ]", "<http://example.org/p>+"),
+    ],
+)
+def test_paths_are_rendered_like_sparql(path: str, rendered: str) -> None:
+    graph = rdflib.Graph().parse(data=PREFIXES + f"<http://example.org/s> sh:path {path} .")
+    path_node = graph.value(rdflib.URIRef("http://example.org/s"), SH.path)
+    assert render_path(graph, path_node) == rendered
+
+
+def test_prefixed_names() -> None:
+    assert prefixed_name("https://w3id.org/communique/ontology/Claim") == "cq:Claim"
+    assert prefixed_name("https://w3id.org/communique/id/claim/x") == "id:claim/x"
+    assert prefixed_name("http://example.org/x") == "<http://example.org/x>"
+    assert prefixed_name("_:b1") == "_:b1"
+
+
 # Unreadable input
 
 
@@ -351,6 +406,30 @@ def test_cli_data_files_with_shapes(tmp_path: Path) -> None:
     result = communique("validate", str(data), "--shapes", str(shapes), "--format", "json")
     assert result.returncode == 1, result.stderr
     assert json.loads(result.stdout)["violations"] == 1
+
+
+def test_cli_data_files_default_to_the_projects_shapes_and_ontology(
+    bad_project: Path, tmp_path: Path
+) -> None:
+    data = write(tmp_path / "data.ttl", PREFIXES + BAD_STATUS)
+    result = communique("validate", str(data), "--root", str(bad_project), "--format", "json")
+    assert result.returncode == 1, result.stderr
+    findings = json.loads(result.stdout)["findings"]
+    # cq:MeetingClaim is a cq:Claim only through the project's ontology
+    assert {f["focus"] for f in findings} == {"https://w3id.org/communique/id/claim/delta"}
+    assert {f["source_file"] for f in findings} == {str(data)}
+
+
+def test_cli_without_paths_validates_the_configured_project(project: Path) -> None:
+    result = communique("validate", env={"COMMUNIQUE_PROJECT_ROOT": str(project)})
+    assert result.returncode == 0, result.stderr
+    assert "Conforms: yes" in result.stdout
+
+
+def test_cli_refuses_a_folder_with_files(project: Path) -> None:
+    result = communique("validate", str(project), str(project / "shapes" / "x.ttl"))
+    assert result.returncode == 2
+    assert "one project folder or RDF files" in result.stderr
 
 
 def test_cli_unknown_file_type_exits_2(tmp_path: Path) -> None:

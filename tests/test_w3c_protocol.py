@@ -47,8 +47,14 @@ RESULTS_MEDIA_TYPES = {
     "text/csv": ox.QueryResultsFormat.CSV,
     "text/tab-separated-values": ox.QueryResultsFormat.TSV,
 }
-RDF_MEDIA_TYPES = {"text/turtle", "application/n-triples", "application/rdf+xml",
-                   "application/ld+json", "application/n-quads", "application/trig"}
+RDF_MEDIA_TYPES = {
+    "text/turtle",
+    "application/n-triples",
+    "application/rdf+xml",
+    "application/ld+json",
+    "application/n-quads",
+    "application/trig",
+}
 
 
 @dataclass(frozen=True)
@@ -64,8 +70,10 @@ class ProtocolRequest:
     @property
     def is_update(self) -> bool:
         content_type = self.headers.get("content-type", "")
-        return "sparql-update" in content_type or b"update=" in (self.body or b"") or (
-            "update=" in self.path
+        return (
+            "sparql-update" in content_type
+            or b"update=" in (self.body or b"")
+            or ("update=" in self.path)
         )
 
 
@@ -85,8 +93,10 @@ def read_protocol_manifest() -> list[ProtocolTest]:
 
 def _read_test(manifest: Graph, entry: URIRef) -> ProtocolTest:
     graph_data = tuple(
-        (Path(URIRef(manifest.value(data, UT.graph)).replace("file://", "")),
-         str(manifest.value(data, RDFS.label)))
+        (
+            Path(URIRef(manifest.value(data, UT.graph)).replace("file://", "")),
+            str(manifest.value(data, RDFS.label)),
+        )
         for data in manifest.objects(entry, UT.graphData)
     )
     connection = manifest.value(entry, MF.action)
@@ -136,18 +146,24 @@ PROTOCOL_TESTS = read_protocol_manifest()
 def server_for(servers, tmp_path_factory):
     """A server loaded with one test's graph data (each distinct set started once)."""
     folder = tmp_path_factory.mktemp("w3c-protocol")
+    files: dict[tuple[tuple[Path, str], ...], Path] = {}
 
     def start(graph_data: tuple[tuple[Path, str], ...]):
-        data = folder / f"graphs-{len(list(folder.iterdir()))}.nq"
-        quads = []
-        for path, label in graph_data:
-            for quad in ox.parse(path=path, format=ox.RdfFormat.N_TRIPLES):
-                quads.append(ox.Quad(quad.subject, quad.predicate, quad.object,
-                                     ox.NamedNode(label)))
-        data.write_bytes(ox.serialize(quads, format=ox.RdfFormat.N_QUADS) or b"")
-        return servers("--data", str(data), "--default-graph", "data")
+        if graph_data not in files:
+            files[graph_data] = folder / f"graphs-{len(files)}.nq"
+            files[graph_data].write_bytes(named_graphs_as_nquads(graph_data))
+        return servers("--data", str(files[graph_data]), "--default-graph", "data")
 
     return start
+
+
+def named_graphs_as_nquads(graph_data: tuple[tuple[Path, str], ...]) -> bytes:
+    quads = [
+        ox.Quad(triple.subject, triple.predicate, triple.object, ox.NamedNode(label))
+        for path, label in graph_data
+        for triple in ox.parse(path=path, format=ox.RdfFormat.N_TRIPLES)
+    ]
+    return ox.serialize(quads, format=ox.RdfFormat.N_QUADS) or b""
 
 
 def replay(server, request: ProtocolRequest) -> requests.Response:
@@ -170,7 +186,9 @@ def check_response(request: ProtocolRequest, response: requests.Response) -> Non
         list(ox.parse(response.content, format=ox.RdfFormat.from_media_type(media_type)))
     elif request.expected_format in ("boolean", "tabular"):
         parsed = ox.parse_query_results(response.content, format=RESULTS_MEDIA_TYPES[media_type])
-        expected_kind = ox.QueryBoolean if request.expected_format == "boolean" else ox.QuerySolutions
+        expected_kind = (
+            ox.QueryBoolean if request.expected_format == "boolean" else ox.QuerySolutions
+        )
         assert isinstance(parsed, expected_kind)
         if request.expected_boolean is not None:
             assert bool(parsed) is request.expected_boolean
@@ -178,6 +196,7 @@ def check_response(request: ProtocolRequest, response: requests.Response) -> Non
 
 @pytest.mark.parametrize("test", PROTOCOL_TESTS, ids=lambda test: test.name)
 def test_protocol(server_for, record_property, test: ProtocolTest):
+    record_property("w3c_suite", "protocol")
     server = server_for(test.graph_data)
     if test.name in REFUSED_BY_DESIGN:
         record_property("w3c_outcome", "refused by design")
@@ -222,7 +241,9 @@ def service_description_test_names() -> set[str]:
 
 def test_service_description_manifest_is_covered():
     assert service_description_test_names() == {
-        "returns-rdf", "has-endpoint-triple", "conforms-to-schema"
+        "returns-rdf",
+        "has-endpoint-triple",
+        "conforms-to-schema",
     }
 
 
@@ -232,22 +253,27 @@ def fetch_description(server) -> Graph:
     return Graph().parse(data=response.content, format="turtle")
 
 
-def test_sd_returns_rdf(server):
+def test_sd_returns_rdf(server, record_property):
+    record_property("w3c_suite", "service-description")
     assert len(fetch_description(server)) > 0
 
 
-def test_sd_has_endpoint_triple(server):
+def test_sd_has_endpoint_triple(server, record_property):
+    record_property("w3c_suite", "service-description")
     graph = fetch_description(server)
     assert (None, SD.endpoint, URIRef(server.sparql)) in graph
 
 
-def test_sd_conforms_to_schema(server):
+def test_sd_conforms_to_schema(server, record_property):
     """The vocabulary's domains and ranges: each term is used on the right kind of node."""
+    record_property("w3c_suite", "service-description")
     graph = fetch_description(server)
     (service,) = graph.subjects(RDF.type, SD.Service)
     assert all(isinstance(o, URIRef) for o in graph.objects(service, SD.endpoint))
     assert set(graph.objects(service, SD.supportedLanguage)) <= {
-        SD.SPARQL10Query, SD.SPARQL11Query, SD.SPARQL11Update
+        SD.SPARQL10Query,
+        SD.SPARQL11Query,
+        SD.SPARQL11Update,
     }
     dataset = graph.value(service, SD.defaultDataset)
     assert (dataset, RDF.type, SD.Dataset) in graph

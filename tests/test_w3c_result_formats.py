@@ -2,10 +2,10 @@
 
 Each entry of ``tests/w3c/sparql11/{json-res,csv-tsv-res}/manifest.ttl`` names a query, its data
 and the expected results file. The query is sent to a server loaded with that data, asking for
-the expected file's format, and the answer is compared as the tests intend: JSON and TSV as RDF
-terms (numbers by value, blank nodes up to renaming), CSV cell by cell (CSV has no types) with
-blank node labels up to renaming and numbers by value. Columns are matched by name (``SELECT *``
-leaves their order to the engine); row order counts, as every query has ORDER BY.
+the expected file's format, and the answer is compared as the tests intend: JSON and TSV term
+by term, CSV cell by cell, blank node labels up to renaming. Columns are matched by name
+(``SELECT *`` leaves their order to the engine); row order counts, as every query has ORDER BY.
+Two tests need one allowance, listed in `ENGINE_NORMALISES`: Oxigraph keeps numbers by value.
 """
 
 import csv
@@ -30,10 +30,15 @@ SUFFIX_TO_MEDIA_TYPE = {
     ".csv": "text/csv",
     ".tsv": "text/tab-separated-values",
 }
-NUMERIC_DATATYPES = {
-    "http://www.w3.org/2001/XMLSchema#" + name
-    for name in ("integer", "decimal", "double", "float", "negativeInteger")
+XSD = "http://www.w3.org/2001/XMLSchema#"
+NUMERIC_DATATYPES = {XSD + name for name in ("integer", "decimal", "double", "negativeInteger")}
+
+ENGINE_NORMALISES = {
+    "csv03": "Oxigraph stores 1.0E6 (xsd:double) by value and writes it back as 1000000",
+    "tsv03": "Oxigraph stores 1.0E6 by value, and -3 as xsd:integer (not xsd:negativeInteger)",
 }
+"""Tests whose data the engine keeps by value, not by lexical form or derived integer type:
+their answers are compared with numbers by value and integer types folded together."""
 
 
 @dataclass(frozen=True)
@@ -51,12 +56,14 @@ def read_manifest(suite: str) -> list[ResultFormatTest]:
     tests = []
     for entry in Collection(manifest, manifest.value(root, MF.entries)):
         action = manifest.value(entry, MF.action)
-        tests.append(ResultFormatTest(
-            str(entry).rsplit("#", 1)[1],
-            _path(manifest.value(action, QT.query)),
-            _path(manifest.value(action, QT.data)),
-            _path(manifest.value(entry, MF.result)),
-        ))
+        tests.append(
+            ResultFormatTest(
+                str(entry).rsplit("#", 1)[1],
+                _path(manifest.value(action, QT.query)),
+                _path(manifest.value(action, QT.data)),
+                _path(manifest.value(entry, MF.result)),
+            )
+        )
     return tests
 
 
@@ -67,38 +74,38 @@ def _path(iri: URIRef) -> Path:
 TESTS = read_manifest("json-res") + read_manifest("csv-tsv-res")
 
 
-def canonical_rows(body: bytes, media_type: str) -> list[tuple]:
+def canonical_rows(body: bytes, media_type: str, *, by_value: bool = False) -> list[tuple]:
     """The rows of a results document, each as sorted (variable, value) pairs.
 
     ``SELECT *`` leaves the column order to the engine, so columns are matched by name.
+    `by_value` compares numbers by value and folds derived integer types into xsd:integer.
     """
     if media_type == "text/csv":
         header, *rows = csv.reader(io.StringIO(body.decode("utf-8"), newline=""))
-        cells = [[_csv_value(cell) for cell in row] for row in rows]
+        cells = [[_csv_number(cell) if by_value else cell for cell in row] for row in rows]
         return _by_name(header, _rename_blank_nodes(cells))
-    parsed = ox.parse_query_results(
-        body, format=ox.QueryResultsFormat.from_media_type(media_type)
-    )
+    parsed = ox.parse_query_results(body, format=ox.QueryResultsFormat.from_media_type(media_type))
     if isinstance(parsed, ox.QueryBoolean):
         return [(("boolean", bool(parsed)),)]
     names = [variable.value for variable in parsed.variables]
-    rows = [[_term(solution[name]) for name in names] for solution in parsed]
+    rows = [[_term(solution[name], by_value) for name in names] for solution in parsed]
     return _by_name(names, _rename_blank_nodes(rows))
 
 
-def _csv_value(cell: str) -> object:
-    """A CSV cell; a number compares by value (engines may store 1.0E6 as 1000000)."""
+def _csv_number(cell: str) -> object:
     try:
         return Decimal(cell)
     except ArithmeticError:
         return cell
 
 
-def _term(term) -> object:
+def _term(term, by_value: bool) -> object:
     if term is None:
         return ""
-    if isinstance(term, ox.Literal) and term.datatype.value in NUMERIC_DATATYPES:
-        return (term.datatype.value, Decimal(term.value))
+    if by_value and isinstance(term, ox.Literal) and term.datatype.value in NUMERIC_DATATYPES:
+        datatype = term.datatype.value
+        folded = XSD + "integer" if datatype.lower().endswith("integer") else datatype
+        return (folded, Decimal(term.value))
     return str(term)
 
 
@@ -120,7 +127,8 @@ def _by_name(names: list[str], rows: list[list]) -> list[tuple]:
 
 
 @pytest.mark.parametrize("test", TESTS, ids=lambda test: test.name)
-def test_result_format(servers, test: ResultFormatTest):
+def test_result_format(servers, record_property, test: ResultFormatTest):
+    record_property("w3c_suite", test.result.parent.name)
     server = servers("--data", str(test.data))
     media_type = SUFFIX_TO_MEDIA_TYPE[test.result.suffix]
     response = requests.post(
@@ -131,8 +139,11 @@ def test_result_format(servers, test: ResultFormatTest):
     )
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"].split(";")[0] == media_type
-    expected = canonical_rows(test.result.read_bytes(), media_type)
-    assert canonical_rows(response.content, media_type) == expected
+    by_value = test.name in ENGINE_NORMALISES
+    if by_value:
+        record_property("w3c_outcome", "passed by value")
+    expected = canonical_rows(test.result.read_bytes(), media_type, by_value=by_value)
+    assert canonical_rows(response.content, media_type, by_value=by_value) == expected
 
 
 def test_json_results_have_the_required_members(servers):
@@ -141,5 +152,5 @@ def test_json_results_have_the_required_members(servers):
     server = servers("--data", str(test.data))
     response = requests.get(server.sparql, params={"query": test.query.read_text()}, timeout=10)
     document = json.loads(response.content)
-    assert document["head"]["vars"] == ["s", "p", "o"]
+    assert sorted(document["head"]["vars"]) == ["o", "p", "s"]
     assert len(document["results"]["bindings"]) == 6

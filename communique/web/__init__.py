@@ -1,1 +1,1 @@
-"""The web layer, the only package importing Flask: `app.create_app` and one blueprint per surface."""
+"""The web layer, the only package importing Flask: `app.create_app`, one blueprint per surface."""

@@ -35,7 +35,7 @@ def create_app(
     publication = publication or publish(settings)
     sizes = measure_dataset(publication.store)
     pool = QueryPool(
-        _store_opener(publication.store), size=settings.query_workers, timeout=settings.timeout
+        store_opener(publication.store), size=settings.query_workers, timeout=settings.timeout
     )
     pool.start()
     app = Flask(__name__)
@@ -55,7 +55,7 @@ def _settings(config: Mapping[str, Any] | None, publication: Publication | None)
     return Settings.from_mapping(config)
 
 
-def _store_opener(store: Store) -> Callable[[], Store]:
+def store_opener(store: Store) -> Callable[[], Store]:
     """How each query worker process gets its own handle on the store."""
     if isinstance(store, EmbeddedStore):
         return store.reopened_for_this_process

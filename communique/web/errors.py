@@ -45,11 +45,13 @@ def handle_exception(error: Exception) -> Response:
         response = Response(_html_page(reply), reply.status, mimetype="text/html")
     else:
         response = Response(
-            json.dumps(_json_body(reply), ensure_ascii=False), reply.status,
+            json.dumps(_json_body(reply), ensure_ascii=False),
+            reply.status,
             content_type="application/json",
         )
     response.headers.update(reply.headers)
     response.headers["Cache-Control"] = "no-store"
+    response.vary.add("Accept")
     return response
 
 
@@ -60,9 +62,7 @@ def _reply_for(error: Exception) -> ErrorReply:
         )
     if isinstance(error, HTTPException):
         headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-        return ErrorReply(
-            error.code or 500, error.name, error.description or error.name, headers
-        )
+        return ErrorReply(error.code or 500, error.name, error.description or error.name, headers)
     log.exception("unexpected error (request id %s)", request_id())
     return ErrorReply(500, "Internal Server Error", UNEXPECTED_MESSAGE)
 
@@ -99,7 +99,7 @@ def _html_page(reply: ErrorReply) -> str:
         for key, value in reply.details.items()
     )
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{reply.status} {escape(reply.title)} · Communiqué</title></head><body>"
         f"<h1>{reply.status} {escape(reply.title)}</h1>"
         f"<pre>{escape(reply.message)}</pre>"

@@ -22,7 +22,7 @@ COMPRESS_MIN_BYTES = 1024
 COMPRESS_LEVEL = 6
 CORS_ALLOWED_HEADERS = "Accept, Accept-Encoding, Content-Type, If-None-Match, X-Request-Id"
 CORS_EXPOSED_HEADERS = (
-    "Content-Disposition, ETag, Last-Modified, Retry-After, X-Request-Id, "
+    "ETag, Last-Modified, Retry-After, X-Request-Id, "
     "Communique-Result-Limit, Communique-Result-Truncated"
 )
 CORS_MAX_AGE_SECONDS = 86400

@@ -6,12 +6,16 @@ Reading a request (SPARQL 1.1 Protocol, section 2.1):
 * ``POST`` ``application/x-www-form-urlencoded``: parameters from the body and the URL.
 * ``POST`` ``application/sparql-query``: the body is the query (UTF-8), parameters from the URL.
 
-Exactly one ``query``; ``default-graph-uri`` and ``named-graph-uri`` (repeatable) set the
-dataset. A protocol dataset replaces ``FROM``/``FROM NAMED`` of the query, which are then not
-checked against the published graphs (they are not used); without one, ``FROM`` may only name
-published graphs. Protocol graph IRIs that are not published are empty graphs (nothing is ever
-fetched). The endpoint is read-only: any update (``update=``, ``application/sparql-update``,
-or update text as ``query``) is refused with 400 and changes nothing.
+Exactly one ``query``; ``format`` (a short name or media type, see `communique.negotiation`)
+overrides Accept. ``default-graph-uri`` and ``named-graph-uri`` (repeatable) set the dataset:
+it replaces ``FROM``/``FROM NAMED`` of the query, which are then not checked against the
+published graphs (they are not used); without it, ``FROM`` may only name published graphs.
+Protocol graph IRIs that are not published are empty graphs (nothing is ever fetched). The
+endpoint is read-only: any update (``update=``, ``application/sparql-update``, or update text
+as ``query``) is refused with 400 and changes nothing. Status codes: 400 for a malformed request
+(repeated or missing ``query``, bytes that are not UTF-8, a syntax error with its line and
+column), 405 for methods other than GET, HEAD, POST and OPTIONS, 413 over the query length
+limit, 415 for a POST body that is neither form nor query (or not UTF-8 by its charset).
 
 Answers carry a weak ``ETag`` over the publication version and the request's meaning (query,
 dataset, base, format), so ``If-None-Match`` gives 304 before any evaluation; and always
@@ -20,6 +24,7 @@ cap cut the answer.
 """
 
 import hashlib
+import json
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -27,11 +32,7 @@ from flask import Blueprint, Response, request, url_for
 from markupsafe import escape
 from werkzeug.datastructures import MultiDict
 
-from communique.errors import (
-    BadRequest,
-    ForbiddenOperation,
-    UnsupportedMediaType,
-)
+from communique.errors import BadRequest, ForbiddenOperation, UnsupportedMediaType
 from communique.federation import inline_services
 from communique.namespaces import PREFIXES
 from communique.negotiation import (
@@ -68,7 +69,7 @@ READ_ONLY_MESSAGE = "this endpoint is read-only: SPARQL Update is not accepted"
 
 
 @dataclass(frozen=True)
-class ProtocolRequest:
+class QueryOperation:
     """A query operation as the protocol delivered it."""
 
     query: str
@@ -113,16 +114,18 @@ def read_parameters() -> MultiDict:
     return parameters
 
 
-def read_query_operation(parameters: MultiDict) -> ProtocolRequest:
+def read_query_operation(parameters: MultiDict) -> QueryOperation:
     if request.method == "POST" and request.mimetype == QUERY_MEDIA_TYPE:
         if "query" in parameters:
-            raise BadRequest("a query sent as the request body cannot also have a 'query' parameter")
+            raise BadRequest(
+                "a query sent as the request body cannot also have a 'query' parameter"
+            )
         query = _query_from_body()
     else:
         query = _single(parameters, "query", required=True)
     if not query.strip():
         raise BadRequest("the query is empty")
-    return ProtocolRequest(
+    return QueryOperation(
         query,
         tuple(parameters.getlist("default-graph-uri")),
         tuple(parameters.getlist("named-graph-uri")),
@@ -184,18 +187,25 @@ def _accept_post() -> str:
 # --- answering --------------------------------------------------------------------------------
 
 
-def answer_query(operation: ProtocolRequest) -> Response:
+def answer_query(operation: QueryOperation) -> Response:
     state = current_state()
     info = _inspect(state, operation)
     offered = FORM_TO_FORMATS[info.form]
     format_name = choose_format(
-        request.headers.get("Accept"), offered, default=offered[0],
+        request.headers.get("Accept"),
+        offered,
+        default=offered[0],
         format_param=operation.format_values,
     )
     base_iri = endpoint_url(state)
     etag = _etag(
-        state.publication.version, "query", operation.query, *operation.default_graphs, "|",
-        *operation.named_graphs, base_iri, format_name,
+        state.publication.version,
+        "query",
+        operation.query,
+        operation.default_graphs,
+        operation.named_graphs,
+        base_iri,
+        format_name,
     )
     if _client_has_current(etag):
         return _not_modified(state, etag)
@@ -208,7 +218,7 @@ def answer_query(operation: ProtocolRequest) -> Response:
     return _cacheable(response, state, etag)
 
 
-def _inspect(state: AppState, operation: ProtocolRequest) -> QueryInfo:
+def _inspect(state: AppState, operation: QueryOperation) -> QueryInfo:
     graphs = None if operation.dataset else state.publication.graphs
     return check_query(state.settings, operation.query, dataset_graphs=graphs)
 
@@ -237,7 +247,9 @@ def describe_endpoint(parameters: MultiDict) -> Response:
     """The service description, in an RDF format or, for browsers, as a page."""
     state = current_state()
     format_name = choose_format(
-        request.headers.get("Accept"), DESCRIPTION_FORMATS, default=GRAPH_FORMATS[0],
+        request.headers.get("Accept"),
+        DESCRIPTION_FORMATS,
+        default=GRAPH_FORMATS[0],
         format_param=parameters.getlist("format"),
     )
     endpoint = endpoint_url(state)
@@ -255,7 +267,8 @@ def describe_endpoint(parameters: MultiDict) -> Response:
             result_formats=(*SOLUTIONS_FORMATS, *GRAPH_FORMATS),
         )
         response = Response(
-            serialize_description(graph, format_name), 200,
+            serialize_description(graph, format_name),
+            200,
             content_type=_content_type(format_name),
         )
     return _cacheable(response, state, etag)
@@ -265,15 +278,15 @@ def service_page(endpoint: str) -> str:
     """A minimal page for people who open the endpoint in a browser."""
     link = escape(endpoint)
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         "<title>SPARQL endpoint · Communiqué</title></head><body>"
         f"<h1>SPARQL endpoint</h1><p><code>{link}</code> answers SPARQL 1.1 queries "
         "(read-only). Its service description: "
-        f"<a href=\"{link}?format=turtle\">Turtle</a>.</p>"
-        f"<form method=\"get\" action=\"{link}\"><p><label for=\"query\">Query</label></p>"
-        "<textarea id=\"query\" name=\"query\" rows=\"10\" cols=\"80\">"
+        f'<a href="{link}?format=turtle">Turtle</a>.</p>'
+        f'<form method="get" action="{link}"><p><label for="query">Query</label></p>'
+        '<textarea id="query" name="query" rows="10" cols="80">'
         "SELECT * WHERE { ?s ?p ?o } LIMIT 10</textarea>"
-        "<p><button type=\"submit\">Run</button></p></form></body></html>\n"
+        '<p><button type="submit">Run</button></p></form></body></html>\n'
     )
 
 
@@ -287,8 +300,9 @@ def endpoint_url(state: AppState) -> str:
 # --- caching ----------------------------------------------------------------------------------
 
 
-def _etag(*identity: str) -> str:
-    digest = hashlib.sha256("\x00".join(identity).encode("utf-8")).hexdigest()
+def _etag(*identity: str | tuple[str, ...]) -> str:
+    """A validator for what a response means: same identity, same bytes (up to gzip)."""
+    digest = hashlib.sha256(json.dumps(identity).encode("utf-8")).hexdigest()
     return digest[:32]
 
 
