@@ -1,12 +1,13 @@
 """The validation gate: SHACL (pyshacl) over the data, and a report a person can act on.
 
-The data graph is the union of the data graphs (ontology, background, sources, enrichment) as an
-rdflib Dataset, so SHACL-SPARQL constraints may still ask ``GRAPH ?g``; the shapes are a separate
-graph. The ontology is part of that union rather than pyshacl's ``ont_graph``: pyshacl copies an
-``ont_graph`` into every named graph of a Dataset and takes only RDFS and OWL axioms from it, so the
-ontology's concepts (the epistemic statuses) would not count for ``sh:class``. Each finding names
-its shape, focus node (with label, and for a blank node the resource that owns it), path,
-message, value and the file that describes the focus node.
+The data graph is the union of the data graphs (ontology, background, sources, enrichment) in a
+pyoxigraph store, so SHACL-SPARQL constraints run on Oxigraph (standards-exact: ``xsd:gYear``
+compares, named graphs answer ``GRAPH ?g``) and fast; the shapes are a separate graph. The
+ontology is part of that union rather than pyshacl's ``ont_graph``, which pyshacl copies into
+every named graph and takes only RDFS and OWL axioms from, so the ontology's concepts (the
+epistemic statuses) would not count for ``sh:class``. Each finding names its shape, focus node
+(with label, and for a blank node the resource that owns it), path, message, value and the file
+that describes the focus node.
 """
 
 import dataclasses
@@ -23,16 +24,16 @@ import pyshacl
 import rdflib
 from pyparsing.exceptions import ParseBaseException
 from pyshacl.errors import ReportableRuntimeError
+from pyshacl.graph_abstraction import OxigraphDataGraph
 from rdflib.namespace import DCTERMS, FOAF, RDF, RDFS, SH, SKOS, XSD
 
 from communique.dataset import bundled_quads, rdflib_term, read_quads
 from communique.errors import DataError
 from communique.layout import GraphFile, Layout
 from communique.namespaces import DEFAULT_BASE, ONTOLOGY_GRAPH, PREFIXES, SCHEMA
+from communique.rdflib_sparql import use_cached_parsing
 
-# rdflib's SPARQL parser builds its grammar on first use and is not thread-safe while doing so
-# (concurrent first queries leave it broken for good); pyshacl's SHACL-SPARQL uses it.
-rdflib.Graph().query("ASK {}")
+use_cached_parsing()
 
 
 class IllTypedLiteralFilter(logging.Filter):
@@ -58,6 +59,16 @@ LAYOUT_FOLDERS = ("ontology", "graph", "graph/background", "graph/sources", "gra
 PATH_SUFFIXES = {SH.zeroOrMorePath: "*", SH.oneOrMorePath: "+", SH.zeroOrOnePath: "?"}
 SHACL_QUERY_FORMS = {SH.select: "SELECT", SH.ask: "ASK", SH.construct: "CONSTRUCT"}
 """The query form each SHACL-SPARQL property must hold (pyshacl crashes on the wrong one)."""
+STRUCTURE_PREDICATES = (
+    RDF.first,
+    RDF.rest,
+    SH.inversePath,
+    SH.alternativePath,
+    SH.zeroOrMorePath,
+    SH.oneOrMorePath,
+    SH.zeroOrOnePath,
+)
+"""The predicates that build lists and property paths: they must never lead in a circle."""
 SPARQL_PROLOGUE = re.compile(
     r"(?:\s+|#[^\n]*|PREFIX\s+[^\s:]*:\s*<[^>]*>|BASE\s*<[^>]*>)*", re.IGNORECASE
 )
@@ -272,15 +283,19 @@ def node_key(term) -> str:
     return str(term) if isinstance(term, rdflib.URIRef) else render_term(term)
 
 
+def open_layout(root: Path) -> Layout:
+    """The layout of the project folder `root`; DataError when it is not one."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: no such project folder")
+    if not (root / "ontology").is_dir() or not (root / "graph").is_dir():
+        raise DataError(f"{root}: not a Communiqué project (needs ontology/, graph/, shapes/)")
+    return Layout(root)
+
+
 def check_layout(layout: Layout) -> None:
-    """Refuse a folder that is not a project, RDF files the layout would silently skip, and
-    sources whose text or data file is missing."""
-    if not layout.root.is_dir():
-        raise DataError(f"{layout.root}: no such project folder")
-    if not (layout.root / "ontology").is_dir() or not (layout.root / "graph").is_dir():
-        raise DataError(
-            f"{layout.root}: not a Communiqué project (needs ontology/, graph/, shapes/)"
-        )
+    """Refuse RDF files the layout would silently skip, and sources whose text or data file is
+    missing."""
     problems = [
         f"{path}: not read (the layout reads only *.ttl files in {path.parent.name}/)"
         for path in unread_rdf_files(layout)
@@ -311,9 +326,20 @@ def unread_rdf_files(layout: Layout) -> list[Path]:
     ]
 
 
+def loaded_file(name: str, quads: list[ox.Quad]) -> LoadedFile:
+    """The file's quads, refusing RDF 1.2 triple terms: pyshacl cannot validate them."""
+    for quad in quads:
+        if isinstance(quad.object, ox.Triple):
+            raise DataError(
+                f"{name}: triple terms (<<( ... )>>) are not supported; model the statement "
+                f"as a claim instead (found on {quad.subject} {quad.predicate})"
+            )
+    return LoadedFile(name, quads)
+
+
 def load_layout_files(layout: Layout, files: Sequence[GraphFile], base: str) -> list[LoadedFile]:
     return [
-        LoadedFile(relative_name(file.path, layout.root), bundled_quads(layout, [file], base))
+        loaded_file(relative_name(file.path, layout.root), bundled_quads(layout, [file], base))
         for file in files
     ]
 
@@ -326,7 +352,7 @@ def relative_name(path: Path, root: Path) -> str:
 
 
 def load_files(paths: Sequence[Path]) -> list[LoadedFile]:
-    return [LoadedFile(str(path), list(read_quads(path))) for path in paths]
+    return [loaded_file(str(path), list(read_quads(path))) for path in paths]
 
 
 def rdflib_graph(files: Iterable[LoadedFile]) -> rdflib.Graph:
@@ -348,7 +374,7 @@ def validate_layout(root: Path, *, base: str = DEFAULT_BASE) -> ValidationReport
         no shapes, or shapes pyshacl cannot use.
     """
     started = time.perf_counter()
-    layout = Layout(Path(root))
+    layout = open_layout(root)
     check_layout(layout)
     data = load_layout_files(layout, layout.data_files(), base)
     shapes = load_layout_files(layout, layout.shape_files(), base)
@@ -372,7 +398,7 @@ def validate_files(
     if not shapes:
         raise DataError("no shapes files to validate against")
     ontology_files = [
-        LoadedFile(str(path), list(read_quads(path, str(ONTOLOGY_GRAPH)))) for path in ontology
+        loaded_file(str(path), list(read_quads(path, str(ONTOLOGY_GRAPH)))) for path in ontology
     ]
     return run_validation(ontology_files + load_files(data), load_files(shapes), started)
 
@@ -383,14 +409,17 @@ def run_validation(
     """Run pyshacl on the union of `data` (the ontology among it, so that ``sh:class`` and
     targets follow ``rdfs:subClassOf`` and see the ontology's concepts) with `shapes`."""
     shapes_graph = rdflib_graph(shapes)
-    check_query_forms(shapes_graph, NodeIndex(shapes))
+    shapes_index = NodeIndex(shapes)
+    check_query_forms(shapes_graph, shapes_index)
+    check_structures(shapes_graph, shapes_index)
     try:
         _, results, _ = pyshacl.validate(
-            oxigraph_store(data),
+            LiteralSafeDataGraph(oxigraph_store(data)),
             shacl_graph=shapes_graph,
             inference="none",
             advanced=True,
             allow_warnings=True,
+            inplace=True,
         )
     except ReportableRuntimeError as error:
         raise DataError(f"the shapes cannot be used: {error}") from None
@@ -402,7 +431,7 @@ def run_validation(
         ) from None
     if isinstance(results, Exception):
         raise DataError(f"validation failed: {results}")
-    findings = read_findings(results, NodeIndex(data), NodeIndex(shapes))
+    findings = read_findings(results, NodeIndex(data), shapes_index)
     bind_prefixes(results)
     return ValidationReport(
         conforms=not any(finding.severity == "Violation" for finding in findings),
@@ -418,9 +447,52 @@ def check_query_forms(shapes_graph: rdflib.Graph, shapes: NodeIndex) -> None:
     for predicate, form in SHACL_QUERY_FORMS.items():
         for holder, query in shapes_graph.subject_objects(predicate):
             if query_form(str(query)) != form:
-                owner = shapes.owner(node_key(holder)) if isinstance(holder, rdflib.BNode) else None
-                where = prefixed_name(owner[0] if owner else node_key(holder))
+                where = shape_name(holder, shapes)
                 raise DataError(f"{where}: {prefixed_name(str(predicate))} needs a {form} query")
+
+
+def check_structures(shapes_graph: rdflib.Graph, shapes: NodeIndex) -> None:
+    """Refuse a list or property path that leads back to itself (pyshacl would loop or crash)."""
+    edges: dict[rdflib.term.Node, list[rdflib.BNode]] = {}
+    for predicate in STRUCTURE_PREDICATES:
+        for subject, item in shapes_graph.subject_objects(predicate):
+            if isinstance(item, rdflib.BNode):
+                edges.setdefault(subject, []).append(item)
+    finished: set[rdflib.term.Node] = set()
+    for start in edges:
+        if start not in finished:
+            walk_structure(start, edges, finished, shapes)
+
+
+def walk_structure(
+    start: rdflib.term.Node,
+    edges: dict[rdflib.term.Node, list[rdflib.BNode]],
+    finished: set[rdflib.term.Node],
+    shapes: NodeIndex,
+) -> None:
+    """Depth-first from `start`, without recursion; a node met again on the way is a cycle."""
+    stack, on_path = [(start, iter(edges.get(start, ())))], {start}
+    while stack:
+        node, following = stack[-1]
+        item = next(following, None)
+        if item is None:
+            stack.pop()
+            on_path.discard(node)
+            finished.add(node)
+        elif item in on_path:
+            raise DataError(
+                f"{shape_name(node, shapes)}: a list or property path in the shapes leads back "
+                "to itself"
+            )
+        elif item not in finished:
+            on_path.add(item)
+            stack.append((item, iter(edges.get(item, ()))))
+
+
+def shape_name(node: rdflib.term.Node, shapes: NodeIndex) -> str:
+    """The prefixed name of `node`, or of the named shape holding a blank `node`."""
+    owner = shapes.owner(node_key(node)) if isinstance(node, rdflib.BNode) else None
+    return prefixed_name(owner[0] if owner else node_key(node))
 
 
 def query_form(query: str) -> str:
@@ -428,6 +500,28 @@ def query_form(query: str) -> str:
     body = query[SPARQL_PROLOGUE.match(query).end() :]
     keyword = re.match(r"[A-Za-z]+", body)
     return keyword.group().upper() if keyword else ""
+
+
+class LiteralSafeDataGraph(OxigraphDataGraph):
+    """pyshacl's data graph over a pyoxigraph store (SHACL-SPARQL then runs on Oxigraph: exact
+    and fast), with two fixes for pyshacl 0.40.1.
+
+    A literal has no properties: pyshacl passes literal value nodes (``cq:evidence "text"``) to
+    pyoxigraph as subjects, which raises TypeError. And pyshacl evaluates ``datagraph or sg``
+    per result, which counts every triple of the store each time.
+    Validation runs ``inplace`` so that pyshacl does not replace this graph by a plain clone.
+    """
+
+    def objects(self, subject, predicate, unique=False):
+        if not isinstance(subject, rdflib.Literal):
+            yield from super().objects(subject, predicate, unique)
+
+    def predicate_objects(self, subject, unique=False):
+        if not isinstance(subject, rdflib.Literal):
+            yield from super().predicate_objects(subject, unique)
+
+    def __bool__(self) -> bool:
+        return True
 
 
 def oxigraph_store(files: Iterable[LoadedFile]) -> ox.Store:
