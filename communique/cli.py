@@ -20,6 +20,7 @@ from communique.coverage import (
     coverage_text,
     measure_coverage,
 )
+from communique.anchoring import evidence_turtle, find_anchor
 from communique.errors import CommuniqueError, DataError
 from communique.federation import inline_services
 from communique.layout import Layout
@@ -272,6 +273,8 @@ def validation_report(args: argparse.Namespace) -> ValidationReport:
     folders = [path for path in paths if path.is_dir()]
     if folders and len(paths) > 1:
         raise DataError("validate takes one project folder or RDF files, not both or several")
+    if (folders or not paths) and args.shapes:
+        raise DataError("--shapes applies to RDF data files given as PATHs, not to a project")
     if folders or not paths:
         return validate_layout(folders[0] if folders else project_root(args))
     if args.shapes:
@@ -321,6 +324,22 @@ def run_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_anchor_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("slug", help="The source: graph/sources/<slug>.txt")
+    parser.add_argument("exact", help="The exact words of the source that state the claim.")
+    parser.add_argument(
+        "--occurrence", type=int, metavar="N", help="Which occurrence, when the words recur."
+    )
+    add_root_argument(parser)
+
+
+def run_anchor(args: argparse.Namespace) -> int:
+    source = Layout(project_root(args)).source(args.slug)
+    anchor = find_anchor(source.read_text(), args.exact, args.occurrence)
+    print(evidence_turtle(anchor, source.document))
+    return 0
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("serve", "Validate the data and serve it over HTTP.", add_serve_arguments, run_serve),
     Command(
@@ -343,6 +362,12 @@ COMMANDS: tuple[Command, ...] = (
         "Count triples per graph, instances per class, claims per status.",
         add_stats_arguments,
         run_stats,
+    ),
+    Command(
+        "anchor",
+        "Print the evidence anchor (Web Annotation selectors) of some words of a source.",
+        add_anchor_arguments,
+        run_anchor,
     ),
 )
 """Every subcommand; a new one is a row here and two small functions."""

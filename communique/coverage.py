@@ -17,6 +17,7 @@ import pyoxigraph as ox
 from communique.dataset import read_quads
 from communique.layout import Layout, Source
 from communique.namespaces import sparql_prologue
+from communique.validation import open_layout
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,23 @@ SELECT DISTINCT ?document ?start ?end WHERE {
 """
 )
 """Every evidence span, by the document it anchors in (the default graph is the union)."""
+INTEGER_DATATYPES = frozenset(
+    "http://www.w3.org/2001/XMLSchema#" + name
+    for name in (
+        "integer",
+        "nonNegativeInteger",
+        "positiveInteger",
+        "long",
+        "int",
+        "short",
+        "byte",
+        "unsignedLong",
+        "unsignedInt",
+        "unsignedShort",
+        "unsignedByte",
+    )
+)
+"""xsd:integer and the types derived from it that an offset may reasonably use."""
 
 
 def evidence_spans(store: ox.Store) -> dict[str, list[tuple[int, int]]]:
@@ -181,12 +199,20 @@ def evidence_spans(store: ox.Store) -> dict[str, list[tuple[int, int]]]:
     not integers are left out (the shapes report them)."""
     spans: dict[str, list[tuple[int, int]]] = {}
     for row in store.query(EVIDENCE_SPANS_QUERY, use_default_graph_as_union=True):
-        try:
-            span = (int(row["start"].value), int(row["end"].value))
-        except ValueError:
-            continue
-        spans.setdefault(row["document"].value, []).append(span)
+        span = (integer(row["start"]), integer(row["end"]))
+        if isinstance(row["document"], ox.NamedNode) and None not in span:
+            spans.setdefault(row["document"].value, []).append(span)
     return spans
+
+
+def integer(term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> int | None:
+    """The value of an xsd:integer (or derived type) literal, None for anything else."""
+    if not isinstance(term, ox.Literal) or term.datatype.value not in INTEGER_DATATYPES:
+        return None
+    try:
+        return int(term.value)
+    except ValueError:
+        return None
 
 
 def covered_spans(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -215,6 +241,8 @@ def overlaps(sentence: Sentence, spans: Sequence[tuple[int, int]]) -> bool:
 
 @dataclass(frozen=True)
 class SourceCoverage:
+    """The sentences of one source text and which of them claims anchor."""
+
     source: str
     """The document IRI (``id/source/<slug>``)."""
     slug: str
@@ -228,17 +256,15 @@ class SourceCoverage:
 
     @property
     def anchored(self) -> tuple[Sentence, ...]:
-        return tuple(
-            s for s, c in zip(self.sentences, self.covered, strict=True) if c and not s.boilerplate
-        )
+        return self._fact_bearing_where(covered=True)
 
     @property
     def unanchored(self) -> tuple[Sentence, ...]:
-        return tuple(
-            s
-            for s, c in zip(self.sentences, self.covered, strict=True)
-            if not c and not s.boilerplate
-        )
+        return self._fact_bearing_where(covered=False)
+
+    def _fact_bearing_where(self, *, covered: bool) -> tuple[Sentence, ...]:
+        pairs = zip(self.sentences, self.covered, strict=True)
+        return tuple(s for s, is_covered in pairs if is_covered == covered and not s.boilerplate)
 
     @property
     def share(self) -> float:
@@ -254,9 +280,9 @@ def measure_coverage(root: Path) -> list[SourceCoverage]:
     """Coverage of every source text of the project at `root`, by slug. A text without its data
     file is measured too (nothing anchors it yet).
 
-    :raises DataError: an unreadable data file or source text.
+    :raises DataError: not a project folder, an unreadable data file or source text.
     """
-    layout = Layout(Path(root))
+    layout = open_layout(root)
     store = ox.Store()
     store.extend([q for f in layout.data_files() for q in read_quads(f.path, f.graph)])
     spans = evidence_spans(store)

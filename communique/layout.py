@@ -72,6 +72,14 @@ class Layout:
             for path in sorted(folder.glob("*.ttl"))
         ]
 
+    def source(self, slug: str) -> Source:
+        """The source `slug`, whose text must exist (its claims file may not, yet)."""
+        folder = self.root / "graph" / "sources"
+        text = folder / f"{slug}.txt"
+        if "/" in slug or not text.is_file():
+            raise DataError(f"there is no source text {text}")
+        return Source(slug, text, folder / f"{slug}.ttl")
+
     def data_files(self) -> list[GraphFile]:
         """Every file of validated data: ontology, background, sources, enrichment."""
         files = [GraphFile(p, str(ONTOLOGY_GRAPH)) for p in self._ttl("ontology")]

@@ -11,9 +11,8 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from communique.dataset import bundled_quads, read_quads
-from communique.layout import Layout
 from communique.namespaces import DEFAULT_BASE, sparql_prologue
-from communique.validation import language_rank, local_name, prefixed_name
+from communique.validation import language_rank, local_name, open_layout, prefixed_name
 
 DEFAULT_GRAPH = ""
 """How the default graph is named among the graphs (it has no IRI)."""
@@ -48,6 +47,8 @@ SELECT DISTINCT ?status ?property ?label WHERE {
 }
 """
 )
+NON_IRI_STARTS = ('"', "_:", "<<")
+"""How terms other than IRIs begin in N-Triples form."""
 LABEL_PROPERTY_RANK = {
     "http://www.w3.org/2004/02/skos/core#prefLabel": 0,
     "http://www.w3.org/2000/01/rdf-schema#label": 1,
@@ -56,8 +57,9 @@ LABEL_PROPERTY_RANK = {
 
 @dataclass(frozen=True)
 class Count:
-    iri: str
-    """The counted thing: a graph (`DEFAULT_GRAPH` for the default graph), class or status."""
+    term: str
+    """The counted thing, a graph (`DEFAULT_GRAPH` for the default graph), class or status: its
+    IRI, or another term (a literal or blank node in the data) in N-Triples form."""
     count: int
     label: str = ""
 
@@ -79,21 +81,21 @@ class DatasetStats:
 
     def to_text(self) -> str:
         lines = [f"Triples per graph ({self.triples} in all)"]
-        lines += [count_line(c.count, graph_name(c.iri)) for c in self.graphs]
+        lines += [count_line(c.count, graph_name(c.term)) for c in self.graphs]
         lines += ["", f"Instances per class ({len(self.classes)} classes)"]
-        lines += [count_line(c.count, prefixed_name(c.iri)) for c in self.classes]
+        lines += [count_line(c.count, term_name(c.term)) for c in self.classes]
         lines += ["", f"Claims per epistemic status ({self.claims} claims)"]
-        lines += [count_line(c.count, f"{c.label}  {prefixed_name(c.iri)}") for c in self.statuses]
+        lines += [count_line(c.count, status_name(c)) for c in self.statuses]
         return "\n".join(lines) + "\n"
 
     def to_json(self) -> str:
         document = {
             "triples": self.triples,
-            "graphs": [{"graph": c.iri or None, "triples": c.count} for c in self.graphs],
-            "classes": [{"class": c.iri, "instances": c.count} for c in self.classes],
+            "graphs": [{"graph": c.term or None, "triples": c.count} for c in self.graphs],
+            "classes": [{"class": c.term, "instances": c.count} for c in self.classes],
             "claims": self.claims,
             "statuses": [
-                {"status": c.iri, "label": c.label, "claims": c.count} for c in self.statuses
+                {"status": c.term, "label": c.label, "claims": c.count} for c in self.statuses
             ],
         }
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -103,8 +105,18 @@ def count_line(count: int, name: str) -> str:
     return f"{count:>8}  {name}"
 
 
-def graph_name(iri: str) -> str:
-    return prefixed_name(iri) if iri else "(default graph)"
+def graph_name(term: str) -> str:
+    return term_name(term) if term else "(default graph)"
+
+
+def status_name(count: Count) -> str:
+    name = term_name(count.term)
+    return name if count.label == count.term else f"{count.label}  {name}"
+
+
+def term_name(term: str) -> str:
+    """A prefixed name for an IRI; other terms as they are."""
+    return term if term.startswith(NON_IRI_STARTS) else prefixed_name(term)
 
 
 def measure_stats(quads: Iterable[ox.Quad]) -> DatasetStats:
@@ -121,9 +133,9 @@ def measure_stats(quads: Iterable[ox.Quad]) -> DatasetStats:
 def layout_stats(root: Path, *, base: str = DEFAULT_BASE) -> DatasetStats:
     """Statistics of a project folder's data (its layout's data files and source texts).
 
-    :raises DataError: an unreadable data file or a missing source text.
+    :raises DataError: not a project folder, an unreadable data file or a missing source text.
     """
-    layout = Layout(Path(root))
+    layout = open_layout(root)
     return measure_stats(bundled_quads(layout, layout.data_files(), base))
 
 
@@ -136,14 +148,22 @@ def file_stats(paths: Sequence[Path]) -> DatasetStats:
 
 
 def graph_counts(store: ox.Store) -> tuple[Count, ...]:
-    named = sorted(counts(store, TRIPLES_PER_NAMED_GRAPH, "graph"), key=lambda c: c.iri)
+    named = sorted(counts(store, TRIPLES_PER_NAMED_GRAPH, "graph"), key=lambda c: c.term)
     default = single_count(store, TRIPLES_IN_DEFAULT_GRAPH, union=False)
     return (Count(DEFAULT_GRAPH, default), *named) if default else tuple(named)
 
 
 def counts(store: ox.Store, query: str, variable: str) -> list[Count]:
     rows = store.query(query, use_default_graph_as_union=True)
-    return [Count(row[variable].value, int(row["n"].value)) for row in rows]
+    return [Count(term_key(row[variable]), int(row["n"].value)) for row in rows]
+
+
+def term_key(term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> str:
+    """An IRI as itself; any other term (a literal or blank node used as a class or status)
+    in N-Triples form."""
+    if isinstance(term, ox.Triple):
+        return f"<<( {term} )>>"
+    return term.value if isinstance(term, ox.NamedNode) else str(term)
 
 
 def single_count(store: ox.Store, query: str, *, union: bool = True) -> int:
@@ -154,7 +174,7 @@ def single_count(store: ox.Store, query: str, *, union: bool = True) -> int:
 def status_counts(store: ox.Store) -> list[Count]:
     labels = status_labels(store)
     return [
-        Count(c.iri, c.count, labels.get(c.iri) or local_name(c.iri))
+        Count(c.term, c.count, labels.get(c.term) or fallback_label(c.term))
         for c in counts(store, CLAIMS_PER_STATUS, "status")
     ]
 
@@ -166,11 +186,15 @@ def status_labels(store: ox.Store) -> dict[str, str]:
         label = row["label"]
         language = getattr(label, "language", None)
         rank = (LABEL_PROPERTY_RANK[row["property"].value], language_rank(language))
-        status = row["status"].value
+        status = term_key(row["status"])
         if status not in best or rank < best[status][0]:
             best[status] = (rank, label.value)
     return {status: label for status, (_, label) in best.items()}
 
 
+def fallback_label(term: str) -> str:
+    return term if term.startswith(NON_IRI_STARTS) else local_name(term)
+
+
 def by_count(items: Iterable[Count]) -> tuple[Count, ...]:
-    return tuple(sorted(items, key=lambda c: (-c.count, c.label or c.iri, c.iri)))
+    return tuple(sorted(items, key=lambda c: (-c.count, c.label or c.term, c.term)))

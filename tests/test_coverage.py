@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from communique.coverage import (
     BOILERPLATE_RULE,
@@ -89,6 +91,18 @@ def test_offsets_count_characters_not_bytes() -> None:
     text = "“Quoted.” Next one.\n"
     [first, second] = split_sentences(text)
     assert (first.start, first.end, second.start) == (0, 9, 10)
+
+
+@given(st.text(alphabet="Ab1 .?!“”’\"'\n\r\tU.S", max_size=200))
+def test_sentences_are_ordered_stripped_spans_of_one_line(text: str) -> None:
+    sentences = split_sentences(text)
+    ends = [0] + [s.end for s in sentences]
+    for previous_end, sentence in zip(ends, sentences, strict=False):
+        assert previous_end <= sentence.start < sentence.end
+        assert text[sentence.start : sentence.end] == sentence.text
+        assert sentence.text == sentence.text.strip()
+        assert "\n" not in sentence.text and "\r" not in sentence.text
+    assert "".join(text.split()) == "".join("".join(s.text.split()) for s in sentences)
 
 
 def test_a_sentence_never_crosses_a_line_break() -> None:
@@ -230,6 +244,18 @@ def test_evidence_for_another_source_does_not_count(tmp_path: Path) -> None:
     assert coverage.share == 0.0
 
 
+def test_offsets_that_are_not_integers_and_literal_sources_are_ignored(tmp_path: Path) -> None:
+    claims = claim("article", "one", 0, 24).replace("oa:end 24", 'oa:end "24"^^<urn:x:t>')
+    claims += claim("article", "two", 30, 35).replace(
+        "oa:start 30", "oa:start <<( claim:a claim:b claim:c )>>"
+    )
+    claims += claim("article", "three", 0, 60).replace(
+        "oa:hasSource source:article", 'oa:hasSource "article"'
+    )
+    [coverage] = measure_coverage(make_project(tmp_path, {"article": (TEXT, claims)}))
+    assert coverage.share == 0.0
+
+
 def test_a_second_source_is_picked_up(partial: Path) -> None:
     sources = partial / "graph" / "sources"
     (sources / "second.txt").write_text("Only one fact here.", encoding="utf-8")
@@ -250,6 +276,11 @@ def test_missing_source_text_is_a_data_error(partial: Path) -> None:
     (partial / "graph" / "sources" / "article.txt").unlink()
     with pytest.raises(DataError, match=r"article\.txt is missing"):
         measure_coverage(partial)
+
+
+def test_a_folder_that_is_not_a_project_is_a_data_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="not a Communiqué project"):
+        measure_coverage(tmp_path)
 
 
 # The command

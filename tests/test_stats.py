@@ -103,6 +103,20 @@ def test_status_without_label_shows_its_local_name(tmp_path: Path) -> None:
     assert file_stats([data]).statuses == (Count(STATUS + "rumoured", 1, "rumoured"),)
 
 
+def test_statuses_that_are_not_iris_are_counted_as_written(tmp_path: Path) -> None:
+    data = tmp_path / "data.ttl"
+    data.write_text(
+        PREFIXES + 'id:a cq:epistemicStatus "rumour" .\n'
+        "id:b cq:epistemicStatus <<( id:a cq:p id:c )>> .\n",
+        encoding="utf-8",
+    )
+    stats = file_stats([data])
+    triple = "<<( <https://w3id.org/communique/id/a> <https://w3id.org/communique/ontology/p> "
+    triple += "<https://w3id.org/communique/id/c> )>>"
+    assert set(stats.statuses) == {Count('"rumour"', 1, '"rumour"'), Count(triple, 1, triple)}
+    assert f"       1  {triple}" in stats.to_text()
+
+
 def test_files_keep_their_graphs(tmp_path: Path) -> None:
     triples = tmp_path / "a.ttl"
     triples.write_text(PREFIXES + BACKGROUND, encoding="utf-8")
@@ -122,6 +136,11 @@ def test_unreadable_file_is_a_data_error(tmp_path: Path) -> None:
     bad.write_text("<a> <b> .", encoding="utf-8")
     with pytest.raises(DataError, match=r"bad\.ttl:1:"):
         file_stats([bad])
+
+
+def test_a_missing_project_folder_is_a_data_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no such project folder"):
+        layout_stats(tmp_path / "absent")
 
 
 def test_text_lists_the_counts(project: Path) -> None:

@@ -178,6 +178,18 @@ def test_blank_focus_node_is_reported_under_the_claim_owning_it(tmp_path: Path) 
     assert finding.source_file == "graph/sources/article.ttl"
 
 
+def test_a_literal_where_a_node_belongs_is_a_finding(project: Path) -> None:
+    write(project / "graph" / "background" / "y.ttl", PREFIXES + 'id:gamma cq:evidence "text" .')
+    write(
+        project / "shapes" / "evidence.ttl",
+        PREFIXES + "<https://w3id.org/communique/shapes/EvidenceShape> a sh:NodeShape ;"
+        " sh:targetObjectsOf cq:evidence ;"
+        ' sh:property [ sh:path oa:hasSource ; sh:minCount 1 ; sh:message "name the source" ] .',
+    )
+    finding = only(validate_layout(project).findings, "/EvidenceShape")
+    assert (finding.focus, finding.message) == ('"text"', "name the source")
+
+
 def test_sparql_constraint_sees_the_named_graphs(project: Path) -> None:
     write(
         project / "graph" / "background" / "y.ttl",
@@ -202,6 +214,27 @@ def test_a_violation_breaks_conformance_whatever_its_parent_shape_says(project: 
     report = validate_layout(project)
     assert [f.severity for f in report.findings] == ["Violation"]
     assert not report.conforms
+
+
+def test_sparql_constraints_compare_years(project: Path) -> None:
+    # rdflib's SPARQL drops the row when comparing xsd:gYear; Oxigraph compares them
+    write(
+        project / "graph" / "background" / "y.ttl",
+        PREFIXES + 'id:war cq:startYear "1953"^^xsd:gYear ; cq:endYear "1950"^^xsd:gYear .',
+    )
+    write(
+        project / "shapes" / "years.ttl",
+        PREFIXES + "<https://w3id.org/communique/shapes/Years> a sh:NodeShape ;"
+        " sh:targetSubjectsOf cq:startYear ;"
+        ' sh:sparql [ sh:message "ends before it starts" ; sh:select """SELECT $this WHERE {'
+        " $this <https://w3id.org/communique/ontology/startYear> ?start ;"
+        ' <https://w3id.org/communique/ontology/endYear> ?end . FILTER(?end < ?start) }""" ] .',
+    )
+    finding = only(validate_layout(project).findings, "/Years")
+    assert (finding.focus, finding.message) == (
+        "https://w3id.org/communique/id/war",
+        "ends before it starts",
+    )
 
 
 def test_warnings_do_not_break_conformance(project: Path) -> None:
@@ -320,6 +353,15 @@ def test_rdf_file_the_layout_would_skip_is_a_data_error(project: Path) -> None:
         validate_layout(project)
 
 
+def test_triple_terms_are_a_data_error(project: Path) -> None:
+    write(
+        project / "graph" / "background" / "y.ttl",
+        PREFIXES + 'id:gamma rdfs:comment <<( id:gamma rdfs:label "Gamma" )>> .',
+    )
+    with pytest.raises(DataError, match=r"background/y\.ttl: triple terms .* are not supported"):
+        validate_layout(project)
+
+
 def test_no_shapes_is_a_data_error(project: Path) -> None:
     (project / "shapes" / "x.ttl").unlink()
     with pytest.raises(DataError, match="no shapes"):
@@ -430,6 +472,12 @@ def test_cli_refuses_a_folder_with_files(project: Path) -> None:
     result = communique("validate", str(project), str(project / "shapes" / "x.ttl"))
     assert result.returncode == 2
     assert "one project folder or RDF files" in result.stderr
+
+
+def test_cli_refuses_shapes_for_a_project(project: Path) -> None:
+    result = communique("validate", str(project), "--shapes", str(project / "shapes" / "x.ttl"))
+    assert result.returncode == 2
+    assert "--shapes applies to RDF data files" in result.stderr
 
 
 def test_cli_unknown_file_type_exits_2(tmp_path: Path) -> None:
