@@ -1,7 +1,6 @@
 """Read RDF files into quads: exact syntax errors, hostile-input checks, rebasing, source texts.
 
-pyoxigraph parses (it reports file, line and column, and is standards-exact); rdflib receives a
-copy only where pyshacl needs it (`to_rdflib`).
+pyoxigraph parses: it reports file, line and column, and is standards-exact.
 """
 
 import hashlib
@@ -113,21 +112,6 @@ def content_version(paths: Iterable[Path], *extra: str) -> str:
     for item in extra:
         digest.update(item.encode() + b"\0")
     return digest.hexdigest()[:16]
-
-
-def to_rdflib(quads: Iterable[ox.Quad]) -> rdflib.Dataset:
-    """An rdflib Dataset holding `quads` (for pyshacl and rdflib serialisers)."""
-    dataset = rdflib.Dataset()
-    for quad in quads:
-        graph = (
-            dataset.graph(rdflib_term(quad.graph_name))
-            if isinstance(quad.graph_name, ox.NamedNode)
-            else dataset.default_graph
-        )
-        graph.add(
-            (rdflib_term(quad.subject), rdflib_term(quad.predicate), rdflib_term(quad.object))
-        )
-    return dataset
 
 
 def rdflib_term(term) -> rdflib.term.Node:

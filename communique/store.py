@@ -75,6 +75,9 @@ class QueryDataset:
         return bool(self.default_graphs or self.named_graphs)
 
 
+UNSUPPORTED_FUNCTION = "The custom function "
+"""How pyoxigraph starts the message refusing an extension function it does not know."""
+
 class Store(abc.ABC):
     """A SPARQL query engine over the published data."""
 
@@ -154,6 +157,12 @@ class EmbeddedStore(Store):
             return self.oxigraph.query(sparql, base_iri=base_iri, **options)
         except SyntaxError as error:
             raise query_syntax_error(str(error)) from error
+        except RuntimeError as error:
+            if not str(error).startswith(UNSUPPORTED_FUNCTION):
+                raise
+            raise BadRequest(
+                f"the query calls a function this endpoint does not support: {error}"
+            ) from error
 
     def _dataset_options(self, outline: "QueryOutline", dataset: QueryDataset | None) -> dict:
         if dataset is not None and dataset.given:

@@ -221,3 +221,21 @@ def pytest_terminal_summary(terminalreporter) -> None:
     for suite, outcomes in sorted(W3C_OUTCOMES.items()):
         counts = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
         terminalreporter.write_line(f"W3C {suite}: {counts}")
+
+
+# --- W3C query suites -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def w3c_query_server(servers, tmp_path_factory: pytest.TempPathFactory) -> ServerProcess:
+    """One server over every data file of the W3C SPARQL 1.1 query suites, each in a named graph
+    called by its published IRI (see ``tests/w3c_manifest.py``); the default graph is empty."""
+    from tests.w3c_manifest import QUERY_SUITES, dataset_nquads, read_manifest
+
+    entries = [entry for suite in QUERY_SUITES for entry in read_manifest(suite)]
+    path = tmp_path_factory.mktemp("w3c-query-suites") / "data.nq"
+    path.write_bytes(dataset_nquads(entries))
+    return servers(
+        *("--data", str(path), "--default-graph", "data"),
+        *("--rate-limit-concurrency", "0", "--rate-limit-query-seconds", "0"),
+    )

@@ -11,19 +11,13 @@ Two tests need one allowance, listed in `ENGINE_NORMALISES`: Oxigraph keeps numb
 import csv
 import io
 import json
-from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
 import requests
-from rdflib import RDF, Graph, Namespace, URIRef
-from rdflib.collection import Collection
 
-SUITES = Path(__file__).parent / "w3c" / "sparql11"
-MF = Namespace("http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#")
-QT = Namespace("http://www.w3.org/2001/sw/DataAccess/tests/test-query#")
+from tests.w3c_manifest import ManifestEntry, read_manifest
 
 SUFFIX_TO_MEDIA_TYPE = {
     ".srj": "application/sparql-results+json",
@@ -39,36 +33,6 @@ ENGINE_NORMALISES = {
 }
 """Tests whose data the engine keeps by value, not by lexical form or derived integer type:
 their answers are compared with numbers by value and integer types folded together."""
-
-
-@dataclass(frozen=True)
-class ResultFormatTest:
-    name: str
-    query: Path
-    data: Path
-    result: Path
-
-
-def read_manifest(suite: str) -> list[ResultFormatTest]:
-    folder = SUITES / suite
-    manifest = Graph().parse(folder / "manifest.ttl", publicID=folder.as_uri() + "/")
-    (root,) = manifest.subjects(RDF.type, MF.Manifest)
-    tests = []
-    for entry in Collection(manifest, manifest.value(root, MF.entries)):
-        action = manifest.value(entry, MF.action)
-        tests.append(
-            ResultFormatTest(
-                str(entry).rsplit("#", 1)[1],
-                _path(manifest.value(action, QT.query)),
-                _path(manifest.value(action, QT.data)),
-                _path(manifest.value(entry, MF.result)),
-            )
-        )
-    return tests
-
-
-def _path(iri: URIRef) -> Path:
-    return Path(str(iri).removeprefix("file://"))
 
 
 TESTS = read_manifest("json-res") + read_manifest("csv-tsv-res")
@@ -127,9 +91,9 @@ def _by_name(names: list[str], rows: list[list]) -> list[tuple]:
 
 
 @pytest.mark.parametrize("test", TESTS, ids=lambda test: test.name)
-def test_result_format(servers, record_property, test: ResultFormatTest):
-    record_property("w3c_suite", test.result.parent.name)
-    server = servers("--data", str(test.data))
+def test_result_format(servers, record_property, test: ManifestEntry):
+    record_property("w3c_suite", test.suite)
+    server = servers("--data", *map(str, test.data_paths))
     media_type = SUFFIX_TO_MEDIA_TYPE[test.result.suffix]
     response = requests.post(
         server.sparql,
@@ -149,7 +113,7 @@ def test_result_format(servers, record_property, test: ResultFormatTest):
 def test_json_results_have_the_required_members(servers):
     """SPARQL 1.1 JSON results: ``head.vars`` always, ``results.bindings`` for SELECT."""
     test = next(t for t in TESTS if t.name == "jsonres01")
-    server = servers("--data", str(test.data))
+    server = servers("--data", *map(str, test.data_paths))
     response = requests.get(server.sparql, params={"query": test.query.read_text()}, timeout=10)
     document = json.loads(response.content)
     assert sorted(document["head"]["vars"]) == ["o", "p", "s"]
