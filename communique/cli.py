@@ -14,15 +14,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from communique.anchoring import evidence_turtle, find_anchor
 from communique.coverage import (
     BOILERPLATE_RULE,
     coverage_json,
     coverage_text,
     measure_coverage,
 )
-from communique.anchoring import evidence_turtle, find_anchor
 from communique.errors import CommuniqueError, DataError
 from communique.federation import inline_services
+from communique.integration_cli import (
+    add_enrich_arguments,
+    add_export_arguments,
+    add_push_arguments,
+    run_enrich,
+    run_export,
+    run_push,
+)
 from communique.layout import Layout
 from communique.namespaces import ONTOLOGY_GRAPH, PREFIXES
 from communique.negotiation import (
@@ -32,8 +40,10 @@ from communique.negotiation import (
     SOLUTIONS_FORMATS,
     choose_format,
 )
+from communique.progress import LoadProgress, expected_statements
 from communique.publication import Publication, publish
 from communique.querying import check_query, service_policy
+from communique.reload import add_reload_arguments, run_reload
 from communique.results import SerializedAnswer, serialize_answer
 from communique.settings import Settings
 from communique.stats import file_stats, layout_stats
@@ -151,7 +161,15 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     from communique.serve import serve
 
-    serve(settings_values(args), host=args.host, port=args.port, announce=_announce)
+    values = settings_values(args)
+    data = [Path(path) for path in Settings.from_mapping(values).data]
+    progress = LoadProgress(sys.stderr, expected_statements(data))
+
+    def announce(line: str) -> None:
+        progress.finish()
+        _announce(line)
+
+    serve(values, host=args.host, port=args.port, announce=announce, progress=progress)
     return 0
 
 
@@ -368,6 +386,30 @@ COMMANDS: tuple[Command, ...] = (
         "Print the evidence anchor (Web Annotation selectors) of some words of a source.",
         add_anchor_arguments,
         run_anchor,
+    ),
+    Command(
+        "reload",
+        "Ask a running server to reload its data (SIGHUP).",
+        add_reload_arguments,
+        run_reload,
+    ),
+    Command(
+        "enrich",
+        "Fetch labels, descriptions and coordinates of linked entities into graph/enrichment/.",
+        add_enrich_arguments,
+        run_enrich,
+    ),
+    Command(
+        "push",
+        "Publish the validated dataset into another triplestore, graph by graph, and verify.",
+        add_push_arguments,
+        run_push,
+    ),
+    Command(
+        "export",
+        "Write an export of the data: every claim as a nanopublication (--nanopubs).",
+        add_export_arguments,
+        run_export,
     ),
 )
 """Every subcommand; a new one is a row here and two small functions."""

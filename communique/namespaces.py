@@ -1,7 +1,21 @@
 """The one place where Communiqué spells IRIs: namespaces, graph names and prefixes."""
 
 from rdflib import Namespace
-from rdflib.namespace import DCAT, DCTERMS, FOAF, ORG, OWL, PROV, RDF, RDFS, SH, SKOS, TIME, VOID, XSD
+from rdflib.namespace import (
+    DCAT,
+    DCTERMS,
+    FOAF,
+    ORG,
+    OWL,
+    PROV,
+    RDF,
+    RDFS,
+    SH,
+    SKOS,
+    TIME,
+    VOID,
+    XSD,
+)
 
 DEFAULT_BASE = "https://w3id.org/communique/"
 """The canonical base of the published data; a deployment may choose another (see `rebase`)."""

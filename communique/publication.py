@@ -7,6 +7,8 @@ symlink swap, so a crash at any moment leaves the last good version in place and
 unchanged data reuses the store instead of reloading it.
 """
 
+import dataclasses
+import functools
 import json
 import logging
 import os
@@ -20,10 +22,11 @@ import pyoxigraph as ox
 
 from communique.dataset import bundled_quads, content_version, read_quads
 from communique.errors import CommuniqueError, ShapesViolation
+from communique.isolation import MEBIBYTE, ChildLimits, IsolatedCall
 from communique.layout import Layout
 from communique.settings import Settings
 from communique.store import EmbeddedStore, RemoteStore, Store
-from communique.validation import ValidationReport, validate_files, validate_layout
+from communique.validation import Finding, ValidationReport, validate_files, validate_layout
 
 log = logging.getLogger(__name__)
 
@@ -76,26 +79,43 @@ def _input_paths(settings: Settings) -> list[Path]:
 def _load_and_validate(
     settings: Settings, target: ox.Store, progress: Progress | None
 ) -> ValidationReport | None:
-    """Fill `target` with the validated data; raises ShapesViolation when it does not conform."""
+    """Fill `target` with the data while a child process validates it (see `_validation`);
+    raises ShapesViolation when it does not conform, DataError when validation fails."""
     if settings.data:
-        _load_files(target, [Path(p) for p in settings.data], progress)
-        report = (
-            validate_files([Path(p) for p in settings.data], [Path(p) for p in settings.shapes])
-            if settings.shapes
-            else None
-        )
+        data = [Path(p) for p in settings.data]
+        if not settings.shapes:
+            _load_files(target, data, progress)
+            return None
+        shapes = [Path(p) for p in settings.shapes]
+        with _validation(settings, functools.partial(validate_files, data, shapes)) as validation:
+            _load_files(target, data, progress)
+            report = validation.result()
     else:
         root = Path(settings.project_root)
-        report = validate_layout(root, base=settings.base)
-        layout = Layout(root)
-        target.extend(
-            bundled_quads(layout, layout.data_files() + layout.shape_files(), settings.base)
-        )
-    if report is not None and not report.conforms:
+        validate = functools.partial(validate_layout, root, base=settings.base)
+        with _validation(settings, validate) as validation:
+            layout = Layout(root)
+            target.extend(
+                bundled_quads(layout, layout.data_files() + layout.shape_files(), settings.base)
+            )
+            report = validation.result()
+    if not report.conforms:
         raise ShapesViolation(
             "the data does not conform to the shapes and was not published:\n" + report.to_text()
         )
     return report
+
+
+def _validation(settings: Settings, validate: Callable[[], ValidationReport]) -> IsolatedCall:
+    """Validation in a child process under the settings' time and memory limits: hostile shapes
+    (a backtracking sh:pattern, a SHACL-SPARQL query that crashes the engine) cannot hang or
+    crash the server, at start or on reload."""
+    memory = settings.memory_limit * MEBIBYTE if settings.memory_limit > 0 else None
+    return IsolatedCall(
+        validate,
+        limits=ChildLimits(settings.validation_timeout, memory),
+        description="SHACL validation",
+    )
 
 
 def _load_files(target: ox.Store, paths: Sequence[Path], progress: Progress | None) -> None:
@@ -174,21 +194,34 @@ def _publish_on_disk(settings: Settings, version: str, progress: Progress | None
 def _build_version(
     settings: Settings, versions: Path, version: str, progress: Progress | None
 ) -> None:
+    """Build `version` in a partial directory, renamed into place only when complete; a build
+    that fails removes its partial directory (one killed midway is removed at the next start)."""
     partial = versions / f"{version}.partial-{os.getpid()}"
-    target = ox.Store(str(partial))
+    try:
+        report = _fill_store(settings, partial, progress)
+        metadata = {
+            "version": version,
+            "published_at": datetime.now(UTC).isoformat(),
+            "report": dataclasses.asdict(report) if report else None,
+        }
+        (partial / METADATA_FILE).write_text(json.dumps(metadata))
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    os.rename(partial, versions / version)
+
+
+def _fill_store(
+    settings: Settings, folder: Path, progress: Progress | None
+) -> ValidationReport | None:
+    target = ox.Store(str(folder))
     try:
         report = _load_and_validate(settings, target, progress)
         target.flush()
         target.optimize()
     finally:
         del target
-    metadata = {
-        "version": version,
-        "published_at": datetime.now(UTC).isoformat(),
-        "report": json.loads(report.to_json()) if report else None,
-    }
-    (partial / METADATA_FILE).write_text(json.dumps(metadata))
-    os.rename(partial, versions / version)
+    return report
 
 
 def _open_version(
@@ -197,11 +230,20 @@ def _open_version(
     folder = root / "versions" / version
     metadata = json.loads((folder / METADATA_FILE).read_text())
     store = EmbeddedStore.open_read_only(str(folder), union_default_graph=_union(settings))
-    report = (
-        ValidationReport.from_json(json.dumps(metadata["report"])) if metadata["report"] else None
-    )
+    report = _report_from_metadata(metadata["report"]) if metadata["report"] else None
     published_at = datetime.fromisoformat(metadata["published_at"])
     return _publication(settings, version, store, report, published_at, fallback_reason)
+
+
+def _report_from_metadata(document: dict) -> ValidationReport:
+    """The report a version's metadata holds (written by ``dataclasses.asdict``)."""
+    return ValidationReport(
+        conforms=document["conforms"],
+        findings=tuple(Finding(**finding) for finding in document["findings"]),
+        graph_turtle=document.get("graph_turtle", ""),
+        duration=document.get("duration", 0.0),
+        triple_count=document.get("triple_count", 0),
+    )
 
 
 def _current_version(root: Path) -> str | None:

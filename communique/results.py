@@ -35,29 +35,22 @@ from pyoxigraph import BlankNode, Literal, NamedNode, Quad, RdfFormat, Triple
 
 from communique.errors import NotAcceptable
 from communique.namespaces import XSD
+from communique.negotiation import FORMAT_TO_MEDIA_TYPE, GRAPH_FORMATS, SOLUTIONS_FORMATS
 
 RESULT_CAP_LINK = "https://w3id.org/communique/docs/limits#result-cap"
 """The page explaining the result cap; linked from every truncated answer."""
 
 RESULTS_MEDIA_TYPES: Mapping[str, str] = MappingProxyType(
     {
-        "json": "application/sparql-results+json",
-        "xml": "application/sparql-results+xml",
-        "csv": "text/csv; charset=utf-8",
-        "tsv": "text/tab-separated-values; charset=utf-8",
+        name: FORMAT_TO_MEDIA_TYPE[name]
+        + ("; charset=utf-8" if FORMAT_TO_MEDIA_TYPE[name].startswith("text/") else "")
+        for name in SOLUTIONS_FORMATS
     }
 )
 """SPARQL results format name -> media type (answers to SELECT and ASK)."""
 
 RDF_MEDIA_TYPES: Mapping[str, str] = MappingProxyType(
-    {
-        "turtle": "text/turtle",
-        "ntriples": "application/n-triples",
-        "nquads": "application/n-quads",
-        "trig": "application/trig",
-        "jsonld": "application/ld+json",
-        "rdfxml": "application/rdf+xml",
-    }
+    {name: FORMAT_TO_MEDIA_TYPE[name] for name in GRAPH_FORMATS}
 )
 """RDF format name -> media type (answers to CONSTRUCT and DESCRIBE)."""
 

@@ -62,10 +62,32 @@ class Settings:
         False, "Let allow-listed SERVICE endpoints resolve to loopback or private addresses."
     )
     rate_limit_concurrency: int = setting(
-        8, "Queries one client may have running at once (0 turns rate limiting off)."
+        8, "Queries one client may have running at once (0: no limit; at most 32)."
     )
     rate_limit_query_seconds: float = setting(
         120.0, "Query time one client may spend per minute, in seconds (0: no budget)."
+    )
+    trusted_proxy_count: int = setting(
+        0,
+        "Reverse proxies in front of the server that append to X-Forwarded-For; rate limits "
+        "then apply to the address the outermost trusted proxy saw (0: the peer's address).",
+    )
+    validation_timeout: float = setting(
+        120.0,
+        "Wall-clock time limit of SHACL validation, which runs in a child process, in seconds.",
+    )
+    memory_limit: int = setting(
+        2048,
+        "Memory (address space) one query worker, or the validation process, may add, in MiB "
+        "(0: no limit).",
+    )
+    access_log: bool = setting(
+        True,
+        "Log one line per request to standard error: method, path, status, bytes, duration, "
+        "request id and query hash.",
+    )
+    pid_file: str | None = setting(
+        None, "File to write the server's process id to, for `communique reload --pid-file`."
     )
     project_root: str = setting(
         str(PROJECT_ROOT), "Folder holding the bundled ontology/, graph/ and shapes/."

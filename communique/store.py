@@ -78,6 +78,7 @@ class QueryDataset:
 UNSUPPORTED_FUNCTION = "The custom function "
 """How pyoxigraph starts the message refusing an extension function it does not know."""
 
+
 class Store(abc.ABC):
     """A SPARQL query engine over the published data."""
 
@@ -192,11 +193,9 @@ class RemoteStore(Store):
     the union (Communiqué publishes every triple in a named graph).
     """
 
-    ACCEPT = (
-        "application/sparql-results+json, application/sparql-results+xml;q=0.9, "
-        "application/n-triples;q=0.8, text/turtle;q=0.7"
-    )
-    """Every query asks for either kind of answer; the response's Content-Type says which came."""
+    ACCEPT = "application/sparql-results+json, application/n-triples;q=0.8, text/turtle;q=0.7"
+    """Every query asks for either kind of answer; the response's Content-Type says which came.
+    No XML: pyoxigraph's XML parsers expand internal entities, so XML from a remote is refused."""
 
     def __init__(self, endpoint: str, *, union_default_graph: bool = True, timeout: float = 30.0):
         self.endpoint = endpoint
@@ -286,6 +285,11 @@ class RemoteStore(Store):
         results_format = pyoxigraph.QueryResultsFormat.from_media_type(media_type)
         rdf_format = pyoxigraph.RdfFormat.from_media_type(media_type)
         stream = UpstreamStream(response, self.endpoint, media_type)
+        if media_type.endswith(("/xml", "+xml")):
+            stream.close()
+            raise self._failure(
+                f"answered {media_type}; only SPARQL JSON, N-Triples or Turtle are read"
+            )
         if results_format is not None and results_format != pyoxigraph.QueryResultsFormat.CSV:
             with stream.reading():
                 parsed = pyoxigraph.parse_query_results(response, results_format)

@@ -239,3 +239,112 @@ def w3c_query_server(servers, tmp_path_factory: pytest.TempPathFactory) -> Serve
         *("--data", str(path), "--default-graph", "data"),
         *("--rate-limit-concurrency", "0", "--rate-limit-query-seconds", "0"),
     )
+
+
+# --- other knowledge bases: Oxigraph servers and misbehaving endpoints ---------------------------
+
+OXIGRAPH = Path(sys.executable).parent / "oxigraph"
+
+
+@pytest.fixture(scope="session")
+def oxigraph_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., str]]:
+    """``oxigraph_servers(data_file=None, read_only=True)``: the ``http://127.0.0.1:<port>`` of a
+    new ``oxigraph serve-read-only`` loaded with `data_file` (or an empty read-write ``oxigraph
+    serve``: /query, /update, /store); all are stopped at the end of the session."""
+    import socket
+
+    processes: list[subprocess.Popen] = []
+
+    def start(data_file: Path | None = None, *, read_only: bool = True) -> str:
+        location = tmp_path_factory.mktemp("oxigraph") / "db"
+        if data_file is not None:
+            subprocess.run(
+                [OXIGRAPH, "load", "--location", location, "--file", data_file],
+                check=True,
+                capture_output=True,
+            )
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        command = "serve-read-only" if read_only else "serve"
+        process = subprocess.Popen(
+            [OXIGRAPH, command, "--location", location, "--bind", f"127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        processes.append(process)
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"oxigraph {command} exited with {process.returncode}")
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    return f"http://127.0.0.1:{port}"
+            time.sleep(0.02)
+        raise RuntimeError(f"oxigraph {command} did not listen on port {port}")
+
+    yield start
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(STOP_TIMEOUT_SECONDS)
+
+
+@dataclass
+class StubReply:
+    """One answer of a stub endpoint."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    """Seconds to wait before answering."""
+
+
+@pytest.fixture
+def stub_endpoint() -> Iterator[Callable[..., str]]:
+    """``stub_endpoint(*replies)``: the URL of a loopback HTTP server answering each request with
+    the next `StubReply` (the last one repeats). ``stub_endpoint.requests`` records (method,
+    path, headers, body) of every request. Stopped, its threads joined, after the test."""
+    import http.server
+    import threading
+
+    started: list[http.server.ThreadingHTTPServer] = []
+    requests_seen: list[tuple[str, str, dict[str, str], bytes]] = []
+
+    def start(*replies: StubReply) -> str:
+        queue = list(replies) or [StubReply()]
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                requests_seen.append((self.command, self.path, dict(self.headers), body))
+                reply = queue.pop(0) if len(queue) > 1 else queue[0]
+                time.sleep(reply.delay)
+                try:
+                    self.send_response(reply.status)
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                except OSError:
+                    pass
+
+            do_GET = do_POST = do_PUT = answer
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = False  # server_close() then waits for every handler thread
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        started.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/sparql"
+
+    start.requests = requests_seen
+    yield start
+    for server in started:
+        server.shutdown()
+        server.server_close()

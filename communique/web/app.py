@@ -6,12 +6,24 @@ from typing import Any
 
 from flask import Flask
 
+from communique.isolation import MEBIBYTE
 from communique.publication import Publication, publish
 from communique.querying import service_policy
 from communique.service_description import measure_dataset
 from communique.settings import Settings
 from communique.store import EmbeddedStore, RemoteStore, Store
-from communique.web import http, sparql
+from communique.web import (
+    dataset,
+    http,
+    lookup,
+    nanopubs,
+    observability,
+    pages,
+    reconcile,
+    search,
+    security,
+    sparql,
+)
 from communique.web.errors import register_error_handler
 from communique.web.state import EXTENSION_KEY, AppState
 from communique.workers import QueryPool
@@ -35,7 +47,10 @@ def create_app(
     publication = publication or publish(settings)
     sizes = measure_dataset(publication.store)
     pool = QueryPool(
-        store_opener(publication.store), size=settings.query_workers, timeout=settings.timeout
+        store_opener(publication.store),
+        size=settings.query_workers,
+        timeout=settings.timeout,
+        memory_limit=settings.memory_limit * MEBIBYTE or None,
     )
     pool.start()
     app = Flask(__name__)
@@ -45,7 +60,15 @@ def create_app(
     )
     http.install(app)
     register_error_handler(app)
+    security.init_app(app)
+    observability.init_app(app)
     app.register_blueprint(sparql.blueprint)
+    pages.init_app(app)
+    reconcile.init_app(app)
+    nanopubs.init_app(app)
+    search.init_app(app)
+    dataset.init_app(app)
+    lookup.init_app(app)
     return app
 
 

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, request, url_for
-from markupsafe import escape
 from werkzeug.datastructures import MultiDict
 
 from communique.errors import BadRequest, ForbiddenOperation, UnsupportedMediaType
@@ -47,6 +46,7 @@ from communique.query_text import QueryInfo
 from communique.querying import check_query
 from communique.service_description import describe_service, serialize_description
 from communique.store import QueryDataset
+from communique.web.query_page import render_query_page
 from communique.web.state import AppState, current_state
 from communique.workers import QueryJob
 
@@ -275,19 +275,8 @@ def describe_endpoint(parameters: MultiDict) -> Response:
 
 
 def service_page(endpoint: str) -> str:
-    """A minimal page for people who open the endpoint in a browser."""
-    link = escape(endpoint)
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        "<title>SPARQL endpoint · Communiqué</title></head><body>"
-        f"<h1>SPARQL endpoint</h1><p><code>{link}</code> answers SPARQL 1.1 queries "
-        "(read-only). Its service description: "
-        f'<a href="{link}?format=turtle">Turtle</a>.</p>'
-        f'<form method="get" action="{link}"><p><label for="query">Query</label></p>'
-        '<textarea id="query" name="query" rows="10" cols="80">'
-        "SELECT * WHERE { ?s ?p ?o } LIMIT 10</textarea>"
-        '<p><button type="submit">Run</button></p></form></body></html>\n'
-    )
+    """The query page, for people who open the endpoint in a browser."""
+    return render_query_page(endpoint)
 
 
 def endpoint_url(state: AppState) -> str:
