@@ -23,6 +23,7 @@ from SPARQLWrapper import BASIC, JSON, POST, POSTDIRECTLY, SELECT, URLENCODED, S
 
 from communique import __version__
 from communique.errors import UpstreamError
+from communique.store import Solutions, read_out
 
 USER_AGENT = f"Communique/{__version__} (https://w3id.org/communique/)"
 """Sent with every request (Wikidata's query service asks clients to name themselves)."""
@@ -66,7 +67,7 @@ class RemoteSparql:
     """Told why and how long the client waits before a retry."""
     sleep: Callable[[float], None] = time.sleep
 
-    def select(self, endpoint: str, query: str) -> ox.QuerySolutions:
+    def select(self, endpoint: str, query: str) -> Solutions:
         """The solutions of a SELECT query.
 
         :raises UpstreamError: unreachable, timed out, an HTTP error (after the retries), or an
@@ -88,7 +89,7 @@ class RemoteSparql:
             ) from None
         if not isinstance(answer, ox.QuerySolutions):
             raise UpstreamError(f"{endpoint} answered a boolean to a SELECT query")
-        return answer
+        return read_out(answer)
 
     def update(self, endpoint: str, update: str) -> None:
         """Run a SPARQL Update (sent as ``application/sparql-update``).

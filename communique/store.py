@@ -50,6 +50,32 @@ from communique.errors import (
 QueryAnswer = pyoxigraph.QuerySolutions | pyoxigraph.QueryBoolean | Iterable[pyoxigraph.Triple]
 """What `Store.query` returns: solutions (SELECT), a boolean (ASK), triples (the graph forms)."""
 
+
+@dataclass(frozen=True)
+class Solutions:
+    """A SELECT answer read into memory, with the `variables` and iteration of pyoxigraph's.
+
+    pyoxigraph's solution and triple iterators must be dropped on the thread that made them (a
+    cyclic garbage collection on another thread raises there), so answers that a threaded web
+    worker keeps are read out at once; only worker processes stream.
+    """
+
+    variables: list[pyoxigraph.Variable]
+    rows: list[pyoxigraph.QuerySolution]
+
+    def __iter__(self) -> Iterator[pyoxigraph.QuerySolution]:
+        return iter(self.rows)
+
+
+def read_out(answer: QueryAnswer) -> "Solutions | bool | list[pyoxigraph.Triple]":
+    """`answer` read into memory (see `Solutions`)."""
+    if isinstance(answer, bool | pyoxigraph.QueryBoolean):
+        return bool(answer)
+    if hasattr(answer, "variables"):
+        return Solutions(list(answer.variables), list(answer))
+    return list(answer)
+
+
 UPDATE_KEYWORDS = frozenset(
     {"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH"}
 )
@@ -85,16 +111,31 @@ class Store(abc.ABC):
     union_default_graph: bool
     """True: the default graph is the union of all graphs; False: only triples outside graphs."""
 
-    @abc.abstractmethod
     def query(
-        self, sparql: str, dataset: QueryDataset | None = None, *, base_iri: str | None = None
+        self,
+        sparql: str,
+        dataset: QueryDataset | None = None,
+        *,
+        base_iri: str | None = None,
+        stream: bool = False,
     ) -> QueryAnswer:
         """Evaluate `sparql` (a query, never an update) over `dataset` or the default dataset.
+
+        The answer is read into memory (`read_out`) unless `stream` is true, which only a
+        single-threaded process that consumes it at once should ask for (the query workers).
 
         :raises QuerySyntaxError: the query does not parse (with line and column when known).
         :raises ForbiddenOperation: the text is an update or uses ``SERVICE``.
         :raises UpstreamError: a remote engine failed or answered garbage.
         """
+        answer = self._evaluate(sparql, dataset, base_iri=base_iri)
+        return answer if stream else read_out(answer)
+
+    @abc.abstractmethod
+    def _evaluate(
+        self, sparql: str, dataset: QueryDataset | None, *, base_iri: str | None
+    ) -> QueryAnswer:
+        """The engine's answer to `sparql`, streamed."""
 
     @abc.abstractmethod
     def named_graphs(self) -> list[str]:
@@ -148,8 +189,8 @@ class EmbeddedStore(Store):
             raise ServiceUnavailable("the store is closed")
         return self._store
 
-    def query(
-        self, sparql: str, dataset: QueryDataset | None = None, *, base_iri: str | None = None
+    def _evaluate(
+        self, sparql: str, dataset: QueryDataset | None, *, base_iri: str | None
     ) -> QueryAnswer:
         outline = QueryOutline.of(sparql)
         outline.refuse_non_queries()
@@ -205,8 +246,8 @@ class RemoteStore(Store):
         self._graphs_lock = threading.Lock()
         self._closed = False
 
-    def query(
-        self, sparql: str, dataset: QueryDataset | None = None, *, base_iri: str | None = None
+    def _evaluate(
+        self, sparql: str, dataset: QueryDataset | None, *, base_iri: str | None
     ) -> QueryAnswer:
         outline = QueryOutline.of(sparql)
         outline.refuse_non_queries()

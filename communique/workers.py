@@ -478,7 +478,7 @@ def _answer(store: Store, job: QueryJob) -> tuple[dict, bytes, bool]:
     """(header, body, whether this process is fit for more jobs) for one job."""
     started = time.perf_counter()
     try:
-        result = store.query(job.query, job.dataset, base_iri=job.base_iri)
+        result = store.query(job.query, job.dataset, base_iri=job.base_iri, stream=True)
         answer = serialize_answer(
             result,
             results_format=job.results_format,

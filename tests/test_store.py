@@ -334,7 +334,7 @@ COMPARED_DATASETS = [
 
 
 def comparable(answer) -> object:
-    if isinstance(answer, ox.QueryBoolean):
+    if isinstance(answer, bool | ox.QueryBoolean):
         return bool(answer)
     if hasattr(answer, "variables"):
         names = [variable.value for variable in answer.variables]
@@ -471,3 +471,26 @@ def test_remote_timeout_is_an_upstream_error(misbehaving):
     with pytest.raises(UpstreamError, match="cannot be reached"):
         store.query("ASK {}")
     assert time.monotonic() - started < 2.5
+
+
+@pytest.mark.parametrize(
+    "query", ["SELECT * { ?s ?p ?o }", "CONSTRUCT WHERE { ?s ?p ?o }", "ASK { ?s ?p ?o }"]
+)
+def test_answers_kept_by_threads_may_be_dropped_on_any_thread(query):
+    """pyoxigraph's iterators raise when dropped on another thread (as a cyclic garbage
+    collection may do in a threaded web worker); `query` reads answers out unless streaming."""
+    store = EmbeddedStore(ox.Store())
+    store.oxigraph.add(ox.Quad(ox.NamedNode(G1 + "s"), ox.NamedNode(G1 + "p"), ox.Literal("o")))
+    kept = [store.query(query)]
+    errors: list[BaseException] = []
+
+    def drop() -> None:
+        try:
+            kept.clear()
+        except BaseException as error:
+            errors.append(error)
+
+    dropper = threading.Thread(target=drop)
+    dropper.start()
+    dropper.join()
+    assert errors == []
