@@ -1,0 +1,1 @@
+"""Communiqué's benchmark: ``python -m bench --quick|--full`` (see bench/README.md)."""
