@@ -1,9 +1,7 @@
 """`communique serve`: gunicorn options, the ready line, a clean stop."""
 
-import os
 import subprocess
 import time
-from pathlib import Path
 
 import pyoxigraph as ox
 import requests
@@ -11,6 +9,7 @@ import requests
 from communique.serve import end_web_worker, gunicorn_options
 from communique.settings import Settings
 from tests.conftest import EX, communique_command, start_server
+from tests.processes import alive, descendants_of
 
 
 class FakeState:
@@ -28,37 +27,6 @@ def test_gunicorn_runs_preloaded_gthread_workers_from_the_settings():
     assert options["control_socket_disable"] is True
     assert options["worker_exit"] is end_web_worker
     assert isinstance(options["graceful_timeout"], int) and options["graceful_timeout"] >= 3
-
-
-def children_of(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.add(int(entry.name))
-    return found
-
-
-def descendants_of(pid: int) -> set[int]:
-    found, frontier = set(), {pid}
-    while frontier:
-        children = set().union(*(children_of(p) for p in frontier))
-        found |= children
-        frontier = children
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_ready_line_then_sigterm_stops_every_process(dataset_files, tmp_path):

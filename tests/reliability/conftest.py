@@ -1,12 +1,10 @@
 """Helpers for the reliability tests: process trees, Prometheus text, waiting; and the summary of
 the load test printed at the end of the session."""
 
-import os
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -31,40 +29,6 @@ def parse_prometheus(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]],
         assert name in typed or family in typed, f"{name} has no # TYPE line"
         samples[(name, tuple(_LABEL.findall(labels or "")))] = float(value)
     return samples
-
-
-def children_of(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.add(int(entry.name))
-    return found
-
-
-def descendants_of(pid: int) -> set[int]:
-    found, frontier = set(), {pid}
-    while frontier:
-        children = set().union(*(children_of(p) for p in frontier))
-        found |= children
-        frontier = children
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    try:
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:

@@ -10,7 +10,8 @@ import pytest
 import requests
 
 from tests.conftest import ServerProcess, start_server
-from tests.reliability.conftest import children_of, parse_prometheus, wait_until
+from tests.processes import children_of
+from tests.reliability.conftest import parse_prometheus, wait_until
 
 SLOW_QUERY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
 ACCESS_LINE = re.compile(r"\[(\d+)\] \[INFO\] communique\.access: (.*)$", re.MULTILINE)

@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from tests.conftest import ServerProcess, communique_command, start_server
-from tests.reliability.conftest import alive, descendants_of, parse_prometheus, wait_until
+from tests.processes import alive, descendants_of
+from tests.reliability.conftest import parse_prometheus, wait_until
 
 QUERY = "SELECT ?name WHERE { <http://example.org/a> <http://example.org/name> ?name }"
 SHAPES = """\
