@@ -44,7 +44,6 @@ DATA_LICENCE = "https://creativecommons.org/licenses/by/4.0/"
 """The licence of the published data (as the site footer states it)."""
 CREATOR_PATH = "id/communique-curators"
 """Under the data base: the agent who creates the nanopublications."""
-MEDIA_TYPE = "application/trig"
 STATEMENT_PREDICATES = frozenset({str(RDF.subject), str(RDF.predicate), str(RDF.object)})
 LEFT_OUT_OF_PROVENANCE = STATEMENT_PREDICATES | {str(RDF.type)}
 GRAPH_NAMES = ("Head", "assertion", "provenance", "pubinfo")

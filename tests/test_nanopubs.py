@@ -215,5 +215,36 @@ def test_the_dump_route_serves_the_same_nanopublications(servers):
     assert again.status_code == 304
 
 
+NP_PATH = "np/second-summit-article/claim/thailand-being-considered"
+
+
+def test_a_nanopublication_iri_dereferences(servers):
+    server = servers()
+    response = requests.get(
+        server.url + NP_PATH, headers={"Accept": "application/trig"}, timeout=60
+    )
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/trig")
+    graphs = {q.graph_name.value for q in ox.parse(response.content, format=ox.RdfFormat.TRIG)}
+    this = DEFAULT_BASE + NP_PATH
+    assert graphs == {f"{this}#{name}" for name in ("Head", "assertion", "provenance", "pubinfo")}
+
+
+def test_a_browser_is_sent_to_the_claims_page(servers):
+    server = servers()
+    response = requests.get(
+        server.url + NP_PATH, headers={"Accept": "text/html"}, allow_redirects=False, timeout=60
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(
+        "/page/id/second-summit-article/claim/thailand-being-considered"
+    )
+
+
+def test_an_unknown_nanopublication_is_a_404(servers):
+    response = requests.get(servers().url + "np/no/such/claim", timeout=60)
+    assert response.status_code == 404
+
+
 def test_the_docstring_examples_hold():
     assert doctest.testmod(nanopubs).failed == 0
