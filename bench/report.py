@@ -275,7 +275,8 @@ def _size_section(size: SizeResults) -> list[str]:
         v = size.validation
         lines.append(
             f"Validation (`communique validate`, project shapes and ontology): {v.outcome}, "
-            f"{v.seconds:.1f} s, peak RSS {v.peak_rss / MEBIBYTE:,.0f} MiB."
+            f"{v.seconds:.1f} s; peak over its {v.peak.processes} processes: RSS "
+            f"{v.peak.rss / MEBIBYTE:,.0f} MiB, PSS {v.peak.pss / MEBIBYTE:,.0f} MiB."
         )
     else:
         lines.append("Validation not run at this size (`--validate-max`).")

@@ -59,12 +59,7 @@ class ServerProcess:
     peak: Memory = field(default_factory=lambda: Memory(0, 0, 0))
 
     def memory(self) -> Memory:
-        pids = process_tree(self.process.pid)
-        rss = pss = 0
-        for pid in pids:
-            rss += _status_kilobytes(pid, "VmRSS") * 1024
-            pss += _rollup_kilobytes(pid, "Pss") * 1024
-        return Memory(rss, pss, len(pids))
+        return tree_memory(self.process.pid)
 
     def sample_peak(self) -> Memory:
         now = self.memory()
@@ -116,6 +111,16 @@ class PeakSampler:
 
 
 # --- process trees and memory -----------------------------------------------------------------
+
+
+def tree_memory(root: int) -> Memory:
+    """RSS and PSS summed over `root` and every process below it."""
+    pids = process_tree(root)
+    rss = pss = 0
+    for pid in pids:
+        rss += _status_kilobytes(pid, "VmRSS") * 1024
+        pss += _rollup_kilobytes(pid, "Pss") * 1024
+    return Memory(rss, pss, len(pids))
 
 
 def process_tree(root: int) -> list[int]:

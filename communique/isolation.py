@@ -16,6 +16,10 @@ The child sends its result (or a `CommuniqueError`, with its class and attribute
 pipe. The parent reads the pipe, not the child's exit status: gunicorn's master reaps every
 child it has, ours included. The parent may work meanwhile (`publication` loads the data into
 the store while the child validates it).
+
+Limits are inherited: a child started inside another with ``ChildLimits(None, None)`` (how
+validation's worker processes run) has no deadline of its own but keeps the address-space and
+CPU limits it was forked under, and dies with the process that started it.
 """
 
 import contextlib
@@ -46,8 +50,8 @@ _READ_BYTES = 1 << 20
 
 @dataclass(frozen=True)
 class ChildLimits:
-    timeout: float
-    """Wall-clock seconds the child may run."""
+    timeout: float | None
+    """Wall-clock seconds the child may run; None: no deadline (and no ``RLIMIT_CPU``)."""
     memory_limit: int | None
     """Bytes the child may add to its address space; None: no limit."""
 
@@ -68,7 +72,7 @@ class IsolatedCall:
     ):
         self.limits = limits
         self.description = description
-        self._deadline = time.monotonic() + limits.timeout
+        self._deadline = None if limits.timeout is None else time.monotonic() + limits.timeout
         read_end, write_end = os.pipe()
         parent = os.getpid()
         pid = os.fork()
@@ -105,10 +109,11 @@ class IsolatedCall:
         if kind == "error":
             raise _error_from_fields(value)
         if kind == "memory":
-            limit = self.limits.memory_limit // MEBIBYTE
+            limit = self.limits.memory_limit
+            allowed = f"its limit of {limit // MEBIBYTE} MiB" if limit else "it was allowed"
             raise DataError(
-                f"{self.description} needed more memory than its limit of {limit} MiB and was "
-                "stopped; nothing was published"
+                f"{self.description} needed more memory than {allowed} and was stopped; "
+                "nothing was published"
             )
         raise RuntimeError(f"{self.description} failed: {value}")
 
@@ -117,8 +122,7 @@ class IsolatedCall:
         poller = select.poll()
         poller.register(self._pipe, select.POLLIN)
         while True:
-            remaining = self._deadline - time.monotonic()
-            if not poller.poll(max(math.ceil(remaining * 1000), 0)):
+            if not poller.poll(self._milliseconds_left()):
                 raise DataError(
                     f"{self.description} did not finish within its time limit of "
                     f"{self.limits.timeout:g} s and was stopped (are there costly shapes, such "
@@ -128,6 +132,11 @@ class IsolatedCall:
             if not chunk:
                 return b"".join(chunks)
             chunks.append(chunk)
+
+    def _milliseconds_left(self) -> int | None:
+        if self._deadline is None:
+            return None
+        return max(math.ceil((self._deadline - time.monotonic()) * 1000), 0)
 
     def _stop(self) -> None:
         """Kill the child if it still runs, reap it, close the pipe; idempotent."""
@@ -191,9 +200,9 @@ def _prepare_child(parent: int, limits: ChildLimits, description: str) -> None:
         if callable(signal.getsignal(number)):
             signal.signal(number, signal.SIG_DFL)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    _lower_limit(
-        resource.RLIMIT_CPU, _cpu_seconds_used() + math.ceil(limits.timeout + CPU_GRACE_SECONDS)
-    )
+    if limits.timeout is not None:
+        cpu_seconds = math.ceil(limits.timeout + CPU_GRACE_SECONDS)
+        _lower_limit(resource.RLIMIT_CPU, _cpu_seconds_used() + cpu_seconds)
     if limits.memory_limit is not None:
         _lower_limit(resource.RLIMIT_AS, _address_space() + limits.memory_limit)
     sys.addaudithook(_network_refuser(description))

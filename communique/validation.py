@@ -8,23 +8,25 @@ every named graph and takes only RDFS and OWL axioms from, so the ontology's con
 epistemic statuses) would not count for ``sh:class``. Each finding names its shape, focus node
 (with label, and for a blank node the resource that owns it), path, message, value and the file
 that describes the focus node.
+
+Data files are read once, in batches, into the store and a `NodeIndex` (labels, blank-node
+owners, files), so memory holds the store and the index but never a file's quads as Python
+objects. From `shacl_engine.PARALLEL_MINIMUM_QUADS` quads on, the focus nodes are shared out over
+one worker process per core (see `shacl_engine`); the report is the same as from one process.
 """
 
 import dataclasses
+import itertools
 import json
 import logging
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyoxigraph as ox
-import pyshacl
 import rdflib
-from pyparsing.exceptions import ParseBaseException
-from pyshacl.errors import ReportableRuntimeError
-from pyshacl.graph_abstraction import OxigraphDataGraph
 from rdflib.namespace import DCTERMS, FOAF, RDF, RDFS, SH, SKOS, XSD
 
 from communique.dataset import bundled_quads, rdflib_term, read_quads
@@ -32,6 +34,7 @@ from communique.errors import DataError
 from communique.layout import GraphFile, Layout
 from communique.namespaces import DEFAULT_BASE, ONTOLOGY_GRAPH, PREFIXES, SCHEMA
 from communique.rdflib_sparql import use_cached_parsing
+from communique.shacl_engine import validate_store, worker_count
 
 use_cached_parsing()
 
@@ -69,6 +72,9 @@ STRUCTURE_PREDICATES = (
     SH.zeroOrOnePath,
 )
 """The predicates that build lists and property paths: they must never lead in a circle."""
+LOAD_BATCH = 100_000
+"""Quads read into the store and the index at a time."""
+DISTINCT_TRIPLES = "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } }"
 SPARQL_PROLOGUE = re.compile(
     r"(?:\s+|#[^\n]*|PREFIX\s+[^\s:]*:\s*<[^>]*>|BASE\s*<[^>]*>)*", re.IGNORECASE
 )
@@ -217,7 +223,8 @@ class LoadedFile:
     """The quads of one input file and the name it is reported under."""
 
     name: str
-    quads: list[ox.Quad]
+    quads: Iterable[ox.Quad]
+    """A list, or for a data file that may be large, an iterator read once."""
 
 
 class NodeIndex:
@@ -229,8 +236,11 @@ class NodeIndex:
         self.typed_in: dict[str, str] = {}
         self.described_in: dict[str, str] = {}
         for file in files:
-            for quad in file.quads:
-                self._add(quad, file.name)
+            self.add(file.quads, file.name)
+
+    def add(self, quads: Iterable[ox.Quad], file: str) -> None:
+        for quad in quads:
+            self._add(quad, file)
 
     def _add(self, quad: ox.Quad, file: str) -> None:
         subject, predicate = node_key(quad.subject), quad.predicate.value
@@ -328,13 +338,18 @@ def unread_rdf_files(layout: Layout) -> list[Path]:
 
 def loaded_file(name: str, quads: list[ox.Quad]) -> LoadedFile:
     """The file's quads, refusing RDF 1.2 triple terms: pyshacl cannot validate them."""
+    return LoadedFile(name, list(without_triple_terms(name, quads)))
+
+
+def without_triple_terms(name: str, quads: Iterable[ox.Quad]) -> Iterator[ox.Quad]:
+    """`quads`, as they are read; DataError at the first RDF 1.2 triple term."""
     for quad in quads:
         if isinstance(quad.object, ox.Triple):
             raise DataError(
                 f"{name}: triple terms (<<( ... )>>) are not supported; model the statement "
                 f"as a claim instead (found on {quad.subject} {quad.predicate})"
             )
-    return LoadedFile(name, quads)
+        yield quad
 
 
 def load_layout_files(layout: Layout, files: Sequence[GraphFile], base: str) -> list[LoadedFile]:
@@ -355,6 +370,12 @@ def load_files(paths: Sequence[Path]) -> list[LoadedFile]:
     return [loaded_file(str(path), list(read_quads(path))) for path in paths]
 
 
+def stream_files(paths: Sequence[Path]) -> Iterator[LoadedFile]:
+    """The files, each parsed only when its quads are read."""
+    for path in paths:
+        yield LoadedFile(str(path), without_triple_terms(str(path), read_quads(path)))
+
+
 def rdflib_graph(files: Iterable[LoadedFile]) -> rdflib.Graph:
     """The triples of `files` in one plain graph (named graphs merged)."""
     graph = rdflib.Graph()
@@ -367,8 +388,13 @@ def rdflib_graph(files: Iterable[LoadedFile]) -> rdflib.Graph:
 # Validating
 
 
-def validate_layout(root: Path, *, base: str = DEFAULT_BASE) -> ValidationReport:
+def validate_layout(
+    root: Path, *, base: str = DEFAULT_BASE, workers: int | None = None
+) -> ValidationReport:
     """Validate a project folder: every data file of its layout against its shapes.
+
+    `workers`: how many processes validate (default: one per core from
+    `shacl_engine.PARALLEL_MINIMUM_QUADS` quads on, else one).
 
     :raises DataError: unreadable or unknown files, a source text without data or the reverse,
         no shapes, or shapes pyshacl cannot use.
@@ -380,15 +406,21 @@ def validate_layout(root: Path, *, base: str = DEFAULT_BASE) -> ValidationReport
     shapes = load_layout_files(layout, layout.shape_files(), base)
     if not shapes:
         raise DataError(f"{layout.shapes_dir}: no shapes (*.ttl) to validate against")
-    return run_validation(data, shapes, started)
+    return run_validation(data, shapes, started, workers=workers)
 
 
 def validate_files(
-    data: Sequence[Path], shapes: Sequence[Path], *, ontology: Sequence[Path] = ()
+    data: Sequence[Path],
+    shapes: Sequence[Path],
+    *,
+    ontology: Sequence[Path] = (),
+    workers: int | None = None,
 ) -> ValidationReport:
     """Validate RDF files (any format `dataset.read_quads` reads) against SHACL files.
 
     The `ontology` files, if any, join the data in the ontology graph, as in a project folder.
+    The data files are parsed as they are loaded, never held whole; `workers` as in
+    `validate_layout`.
 
     :raises DataError: unreadable files, no data, no shapes, or shapes pyshacl cannot use.
     """
@@ -400,46 +432,55 @@ def validate_files(
     ontology_files = [
         loaded_file(str(path), list(read_quads(path, str(ONTOLOGY_GRAPH)))) for path in ontology
     ]
-    return run_validation(ontology_files + load_files(data), load_files(shapes), started)
+    data_files = itertools.chain(ontology_files, stream_files(data))
+    return run_validation(data_files, load_files(shapes), started, workers=workers)
 
 
 def run_validation(
-    data: list[LoadedFile], shapes: list[LoadedFile], started: float
+    data: Iterable[LoadedFile],
+    shapes: list[LoadedFile],
+    started: float,
+    *,
+    workers: int | None = None,
 ) -> ValidationReport:
     """Run pyshacl on the union of `data` (the ontology among it, so that ``sh:class`` and
-    targets follow ``rdfs:subClassOf`` and see the ontology's concepts) with `shapes`."""
+    targets follow ``rdfs:subClassOf`` and see the ontology's concepts) with `shapes`, in
+    `workers` processes (default: see `shacl_engine.worker_count`)."""
     shapes_graph = rdflib_graph(shapes)
     shapes_index = NodeIndex(shapes)
     check_query_forms(shapes_graph, shapes_index)
     check_structures(shapes_graph, shapes_index)
-    try:
-        _, results, _ = pyshacl.validate(
-            LiteralSafeDataGraph(oxigraph_store(data)),
-            shacl_graph=shapes_graph,
-            inference="none",
-            advanced=True,
-            allow_warnings=True,
-            inplace=True,
-        )
-    except ReportableRuntimeError as error:
-        raise DataError(f"the shapes cannot be used: {error}") from None
-    except (SyntaxError, ParseBaseException) as error:
-        raise DataError(f"a SHACL-SPARQL query in the shapes does not parse: {error}") from None
-    except re.error as error:
-        raise DataError(
-            f"a sh:pattern in the shapes is not a valid regular expression: {error}"
-        ) from None
-    if isinstance(results, Exception):
-        raise DataError(f"validation failed: {results}")
-    findings = read_findings(results, NodeIndex(data), shapes_index)
+    store, data_index = load_data(data)
+    if workers is None:
+        workers = worker_count(store, shapes_graph)
+    results = validate_store(store, shapes_graph, workers)
+    findings = read_findings(results, data_index, shapes_index)
     bind_prefixes(results)
     return ValidationReport(
         conforms=not any(finding.severity == "Violation" for finding in findings),
         findings=tuple(findings),
         graph_turtle=results.serialize(format="turtle"),
         duration=time.perf_counter() - started,
-        triple_count=len({quad.triple for file in data for quad in file.quads}),
+        triple_count=distinct_triple_count(store),
     )
+
+
+def load_data(files: Iterable[LoadedFile]) -> tuple[ox.Store, NodeIndex]:
+    """The union of `files` in an in-memory pyoxigraph store (named graphs kept), and their
+    index; each file's quads are read once, a batch at a time."""
+    store, index = ox.Store(), NodeIndex(())
+    for file in files:
+        quads = iter(file.quads)
+        while batch := list(itertools.islice(quads, LOAD_BATCH)):
+            index.add(batch, file.name)
+            store.bulk_extend(batch)
+    return store, index
+
+
+def distinct_triple_count(store: ox.Store) -> int:
+    """Distinct triples in the union of the store's graphs."""
+    [solution] = store.query(DISTINCT_TRIPLES, use_default_graph_as_union=True)
+    return int(solution["n"].value)
 
 
 def check_query_forms(shapes_graph: rdflib.Graph, shapes: NodeIndex) -> None:
@@ -500,35 +541,6 @@ def query_form(query: str) -> str:
     body = query[SPARQL_PROLOGUE.match(query).end() :]
     keyword = re.match(r"[A-Za-z]+", body)
     return keyword.group().upper() if keyword else ""
-
-
-class LiteralSafeDataGraph(OxigraphDataGraph):
-    """pyshacl's data graph over a pyoxigraph store (SHACL-SPARQL then runs on Oxigraph: exact
-    and fast), with two fixes for pyshacl 0.40.1.
-
-    A literal has no properties: pyshacl passes literal value nodes (``cq:evidence "text"``) to
-    pyoxigraph as subjects, which raises TypeError. And pyshacl evaluates ``datagraph or sg``
-    per result, which counts every triple of the store each time.
-    Validation runs ``inplace`` so that pyshacl does not replace this graph by a plain clone.
-    """
-
-    def objects(self, subject, predicate, unique=False):
-        if not isinstance(subject, rdflib.Literal):
-            yield from super().objects(subject, predicate, unique)
-
-    def predicate_objects(self, subject, unique=False):
-        if not isinstance(subject, rdflib.Literal):
-            yield from super().predicate_objects(subject, unique)
-
-    def __bool__(self) -> bool:
-        return True
-
-
-def oxigraph_store(files: Iterable[LoadedFile]) -> ox.Store:
-    """The union of `files` in an in-memory pyoxigraph store, named graphs kept."""
-    store = ox.Store()
-    store.extend([quad for file in files for quad in file.quads])
-    return store
 
 
 def bind_prefixes(graph: rdflib.Graph) -> None:
