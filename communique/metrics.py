@@ -46,24 +46,24 @@ class Metrics:
     def __init__(self) -> None:
         self._cells = SharedCells(_CELL_COUNT)
 
-    def count_response(self, status: int, sent_bytes: int) -> None:
+    def count_request(
+        self,
+        status: int,
+        sent_bytes: int,
+        *,
+        query_seconds: float | None = None,
+    ) -> None:
+        """Count one response: its status and bytes, and for a SPARQL query request its
+        wall-clock time; under one lock."""
         cells = self._cells
         index = min(max(status, _FIRST_STATUS), _LAST_STATUS) - _FIRST_STATUS
         with cells.lock:
             cells[index] += 1
             cells[_BYTES] += sent_bytes
-
-    def observe_query(self, seconds: float) -> None:
-        """Record the wall-clock time of one SPARQL query request."""
-        bucket = next(
-            (i for i, bound in enumerate(QUERY_DURATION_BUCKETS) if seconds <= bound),
-            len(QUERY_DURATION_BUCKETS),
-        )
-        cells = self._cells
-        with cells.lock:
-            cells[_BUCKETS + bucket] += 1
-            cells[_QUERY_SUM] += round(seconds * _MICROSECONDS)
-            cells[_QUERY_COUNT] += 1
+            if query_seconds is not None:
+                cells[_BUCKETS + _bucket(query_seconds)] += 1
+                cells[_QUERY_SUM] += round(query_seconds * _MICROSECONDS)
+                cells[_QUERY_COUNT] += 1
 
     def count_reload(self, outcome: str) -> None:
         self._cells.add(_RELOADS + RELOAD_OUTCOMES.index(outcome))
@@ -99,6 +99,13 @@ def process_metrics() -> Metrics:
     if _PROCESS_METRICS is None:
         _PROCESS_METRICS = Metrics()
     return _PROCESS_METRICS
+
+
+def _bucket(seconds: float) -> int:
+    return next(
+        (i for i, bound in enumerate(QUERY_DURATION_BUCKETS) if seconds <= bound),
+        len(QUERY_DURATION_BUCKETS),
+    )
 
 
 # --- the text format ------------------------------------------------------------------------

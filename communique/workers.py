@@ -16,23 +16,36 @@ exits, killing its workers, on SIGTERM or when the process that started it dies.
 the supervisor (``PR_SET_PDEATHSIG``).
 
 One connection per job; every message is a frame: ``struct "!IQ"`` (header length, body length),
-a JSON header, then the body bytes.
+a JSON header, then the body bytes. Sockets are non-blocking; each side waits with ``poll()``
+only when it must, so a job costs the client one connection, one write and one read.
 
-1. worker → client, right after ``accept()``: ``{"pid", "slot"}``. Until it arrives no worker
-   has taken the job: a deadline reached before it means the pool is busy.
-2. client → worker, only then: the job (`QueryJob` fields plus ``timeout``). A client that gave
-   up before step 1 never sent a job, so a worker accepting its connection late finds it
-   closed and runs nothing.
+1. client → worker, as soon as connected: the job (`QueryJob` fields, ``timeout``, and a
+   ``ticket``: a number no other job in flight has, from the client's PID and a counter).
+2. the worker reads the job, writes the ticket into its slot's **claim** cell in shared memory,
+   and only then checks that the client is still there (``poll()`` for ``POLLRDHUP``: a client
+   that gives up shuts down its sending side). If it is gone the worker runs nothing.
 3. worker → client: ``{"kind", "format", "media_type", "count", "truncated", "duration"}`` and
    the serialised answer as body, or ``{"error": {"class", "attributes"}, "duration"}``; the
    client re-raises the error with the same class and attributes (message, line, column...).
-4. the worker waits until the client closes the connection, and only then takes the next job,
-   so a client that kills "its" worker on a deadline can never hit another client's job.
+4. the worker waits until the client closes the connection, and only then clears its claim and
+   takes the next job, so a client that kills "its" worker on a deadline can never hit another
+   client's job.
 
-Why the worker names itself instead of ``SO_PEERCRED``: on a Unix stream socket the client's
-peer credentials are those of the process that called ``listen()``: the web process that
-started the pool, not the worker that accepted. Killing that PID would kill the server. Before
-killing, the client also checks (``/proc``) that the PID is still a child of the supervisor.
+At the deadline the client first shuts down its sending side, then looks for its ticket among
+the claims. Found in slot *i*: the worker in slot *i* took the job; its PID (written by the
+worker when it starts, after clearing its claim) is read, checked to be a child of the
+supervisor (``/proc``) and the claim read again, then that worker is killed (`QueryTimeout`).
+Not found: no worker took the job (the pool is busy), and none will run it: a worker claims
+before it checks for the hang-up, and the client shuts down before it looks for the claim, so
+either the worker sees the hang-up or the client sees the claim. The ticket replaces a "hello"
+message with the worker's PID, which cost every job an extra round trip (two context switches
+on one core). Why not ``SO_PEERCRED``: on a Unix stream socket the client's peer credentials
+are those of the process that called ``listen()``: the web process that started the pool, not
+the worker that accepted. Killing that PID would kill the server.
+
+Query workers run under ``SCHED_BATCH``: a worker woken by a new connection does not preempt the
+web thread that is still writing the job to it, so on a busy core a job costs two context
+switches, not four; and heavy queries yield to web requests.
 
 Counters live in anonymous shared memory made before forking, so every process (the web
 workers forked later by gunicorn too) reads the same numbers, and each cell has one writer at
@@ -45,12 +58,14 @@ queries, the client serving a worker records the PID it stops.
 import atexit
 import contextlib
 import ctypes
+import itertools
 import json
 import logging
 import math
 import mmap
 import os
 import resource
+import select
 import shutil
 import signal
 import socket
@@ -73,6 +88,8 @@ COUNTER_NAMES = ("restarts", "timeouts", "crashes", "queries")
 
 _FRAME = struct.Struct("!IQ")
 _MAX_HEADER_BYTES = 1 << 24
+_READ_BYTES = 1 << 16
+_HANG_UP = select.POLLRDHUP | select.POLLHUP | select.POLLERR
 _JOB_READ_SECONDS = 5.0
 _SEND_SECONDS = 60.0
 _CLOSE_WAIT_SECONDS = 5.0
@@ -174,15 +191,15 @@ class QueryPool:
         """
         limit = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
+        ticket = _new_ticket()
         with self._connect(deadline, limit) as connection:
             try:
-                worker, _ = _receive_message(connection, deadline)
-                _send_message(connection, _job_to_wire(job, limit), deadline=deadline)
+                _send_message(connection, _job_to_wire(job, limit, ticket), deadline=deadline)
+                header, body = _receive_message(connection, deadline)
             except TimeoutError as error:
-                raise _busy(limit) from error
+                raise self._give_up(connection, ticket, limit) from error
             except (EOFError, ConnectionError) as error:
-                raise ServiceUnavailable("the query workers stopped; try again shortly") from error
-            header, body = self._await_answer(connection, deadline, limit, worker)
+                raise self._lost() from error
         if "error" in header:
             raise _error_from_wire(header["error"])
         return SerializedAnswer(
@@ -221,43 +238,48 @@ class QueryPool:
         if self._socket_path is None or self._closed:
             raise ServiceUnavailable("the query workers are not running")
         while True:
-            connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            connection.settimeout(max(deadline - time.monotonic(), 0.001))
+            connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
             try:
                 connection.connect(self._socket_path)
                 return connection
             except (FileNotFoundError, ConnectionRefusedError) as error:
                 connection.close()
                 raise ServiceUnavailable("the query workers are not running") from error
-            except (BlockingIOError, TimeoutError) as error:
+            except BlockingIOError as error:  # the backlog is full
                 connection.close()
                 if time.monotonic() >= deadline:
                     raise _busy(limit) from error
                 time.sleep(0.01)
 
-    def _await_answer(
-        self, connection: socket.socket, deadline: float, limit: float, worker: dict
-    ) -> tuple[dict, bytes]:
-        try:
-            return _receive_message(connection, deadline)
-        except TimeoutError as error:
-            self._stop_worker(worker["pid"], worker["slot"])
-            raise QueryTimeout(
-                f"the query ran longer than the time limit of {limit:g} s and was stopped",
-                headers={"Retry-After": str(max(1, math.ceil(limit)))},
-            ) from error
-        except (EOFError, ConnectionError) as error:
-            raise WorkerCrashed(
-                "the process evaluating the query died before answering (it crashed or ran out "
-                "of memory); it has been replaced"
-            ) from error
+    def _give_up(self, connection: socket.socket, ticket: int, limit: float) -> QueryTimeout:
+        """At the deadline: hang up, then stop the worker that took the job, if one did."""
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_WR)
+        slot = self._counters.slot_claiming(ticket)
+        if slot is None:
+            return _busy(limit)
+        self._stop_worker(slot, ticket)
+        return QueryTimeout(
+            f"the query ran longer than the time limit of {limit:g} s and was stopped",
+            headers={"Retry-After": str(max(1, math.ceil(limit)))},
+        )
 
-    def _stop_worker(self, pid: int, slot: int) -> None:
-        if _parent_pid(pid) != self._supervisor_pid:
+    def _stop_worker(self, slot: int, ticket: int) -> None:
+        pid = self._counters.worker_pid(slot)
+        if _parent_pid(pid) != self._supervisor_pid or not self._counters.claims(slot, ticket):
             return
         self._counters.mark_stopped(slot, pid)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+    def _lost(self) -> CommuniqueError:
+        """The connection closed before an answer: the worker died, or the whole pool did."""
+        if _parent_pid(self._supervisor_pid) != self._owner_pid:
+            return ServiceUnavailable("the query workers stopped; try again shortly")
+        return WorkerCrashed(
+            "the process evaluating the query died before answering (it crashed or ran out "
+            "of memory); it has been replaced"
+        )
 
 
 def _fork_with_blocked_signals(child: Callable[[], NoReturn]) -> int:
@@ -281,13 +303,16 @@ def _busy(limit: float) -> QueryTimeout:
 
 
 class _SharedCounters:
-    """Counters in anonymous shared memory, each cell with one writer at a time (see module)."""
+    """Counters and claims in anonymous shared memory, each cell with one writer at a time (see
+    the module's note). Per slot: queries, the PID a client stopped, the ticket of the job the
+    worker has claimed (0: none) and the worker's PID."""
 
     RESTARTS, TIMEOUTS, CRASHES = 0, 1, 2
+    _PER_SLOT = 4
 
     def __init__(self, size: int):
         self._size = size
-        self._memory = mmap.mmap(-1, 8 * (3 + 2 * size))
+        self._memory = mmap.mmap(-1, 8 * (3 + self._PER_SLOT * size))
         self._cells = memoryview(self._memory).cast("q")
 
     def add(self, index: int) -> None:
@@ -301,6 +326,24 @@ class _SharedCounters:
 
     def was_stopped(self, slot: int, pid: int) -> bool:
         return self._cells[3 + self._size + slot] == pid
+
+    def start_worker(self, slot: int, pid: int) -> None:
+        """A new worker in `slot`: no claim, then its PID (clients read them in that order)."""
+        self.claim(slot, 0)
+        self._cells[3 + 3 * self._size + slot] = pid
+
+    def claim(self, slot: int, ticket: int) -> None:
+        self._cells[3 + 2 * self._size + slot] = ticket
+
+    def claims(self, slot: int, ticket: int) -> bool:
+        return self._cells[3 + 2 * self._size + slot] == ticket
+
+    def slot_claiming(self, ticket: int) -> int | None:
+        claims = self._cells[3 + 2 * self._size : 3 + 3 * self._size]
+        return next((slot for slot, held in enumerate(claims) if held == ticket), None)
+
+    def worker_pid(self, slot: int) -> int:
+        return self._cells[3 + 3 * self._size + slot]
 
     def snapshot(self) -> dict[str, int]:
         cells = self._cells
@@ -439,6 +482,8 @@ class _Worker:
             _die_with_parent(supervisor_pid)
             signal.pthread_sigmask(signal.SIG_SETMASK, set())
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+            self._counters.start_worker(self._slot, os.getpid())
             store = open_store()
             if memory_limit is not None:
                 _limit_address_space(memory_limit)
@@ -454,24 +499,30 @@ class _Worker:
         while True:
             connection, _ = self._listener.accept()
             with connection:
+                connection.setblocking(False)
                 if not self._serve_connection(connection, store):
                     return
 
     def _serve_connection(self, connection: socket.socket, store: Store) -> bool:
         try:
-            _send_message(connection, {"pid": os.getpid(), "slot": self._slot})
             request, _ = _receive_message(connection, time.monotonic() + _JOB_READ_SECONDS)
-        except (OSError, EOFError):
+            job, timeout, ticket = _job_from_wire(request)
+        except (OSError, EOFError, TimeoutError, ValueError, KeyError, TypeError):
             return True
-        self._counters.count_query(self._slot)
-        job, timeout = _job_from_wire(request)
-        _limit_cpu(timeout)
-        header, body, fit = _answer(store, job)
-        with contextlib.suppress(OSError):
-            _send_message(connection, header, body, deadline=time.monotonic() + _SEND_SECONDS)
-            connection.settimeout(_CLOSE_WAIT_SECONDS)
-            connection.recv(1)
-        return fit
+        self._counters.claim(self._slot, ticket)
+        try:
+            if _client_gave_up(connection):
+                _wait_for_close(connection, _CLOSE_WAIT_SECONDS)
+                return True
+            self._counters.count_query(self._slot)
+            _limit_cpu(timeout)
+            header, body, fit = _answer(store, job)
+            with contextlib.suppress(OSError, TimeoutError):
+                _send_message(connection, header, body, deadline=time.monotonic() + _SEND_SECONDS)
+                _wait_for_close(connection, _CLOSE_WAIT_SECONDS)
+            return fit
+        finally:
+            self._counters.claim(self._slot, 0)
 
 
 def _answer(store: Store, job: QueryJob) -> tuple[dict, bytes, bool]:
@@ -537,43 +588,106 @@ def _limit_cpu(timeout: float) -> None:
 
 
 def _send_message(
-    connection: socket.socket, header: dict, body: bytes = b"", *, deadline: float | None = None
+    connection: socket.socket, header: dict, body: bytes = b"", *, deadline: float
 ) -> None:
+    """Write one frame on a non-blocking socket, in one system call when it fits.
+
+    :raises TimeoutError: at the deadline. :raises OSError: the peer is gone.
+    """
     encoded = json.dumps(header, default=str).encode()
-    if deadline is not None:
-        connection.settimeout(max(deadline - time.monotonic(), 0.001))
-    connection.sendall(_FRAME.pack(len(encoded), len(body)) + encoded)
+    pending = [memoryview(_FRAME.pack(len(encoded), len(body)) + encoded)]
     if body:
-        connection.sendall(body)
+        pending.append(memoryview(body))
+    while pending:
+        try:
+            sent = connection.sendmsg(pending)
+        except BlockingIOError:
+            _wait_for(connection, select.POLLOUT, deadline)
+            continue
+        while sent:
+            taken = min(sent, len(pending[0]))
+            pending[0] = pending[0][taken:]
+            sent -= taken
+            if not pending[0]:
+                pending.pop(0)
 
 
 def _receive_message(connection: socket.socket, deadline: float) -> tuple[dict, bytes]:
-    """:raises TimeoutError: at the deadline. :raises EOFError: the peer closed first."""
-    header_length, body_length = _FRAME.unpack(_receive_exactly(connection, _FRAME.size, deadline))
+    """Read one frame from a non-blocking socket; what already arrived is read even after the
+    deadline.
+
+    :raises TimeoutError: at the deadline. :raises EOFError: the peer closed first.
+    """
+    received = _receive_at_least(connection, bytearray(), _FRAME.size, deadline)
+    header_length, body_length = _FRAME.unpack_from(received)
     if header_length > _MAX_HEADER_BYTES:
         raise EOFError(f"a message header of {header_length} bytes is not from a Communiqué peer")
-    header = json.loads(_receive_exactly(connection, header_length, deadline))
-    return header, _receive_exactly(connection, body_length, deadline)
+    end = _FRAME.size + header_length
+    received = _receive_at_least(connection, received, end + body_length, deadline)
+    return json.loads(received[_FRAME.size : end]), bytes(received[end : end + body_length])
 
 
-def _receive_exactly(connection: socket.socket, size: int, deadline: float) -> bytes:
-    buffer = bytearray(size)
+def _receive_at_least(
+    connection: socket.socket, received: bytearray, size: int, deadline: float
+) -> bytearray:
+    """`received` with more bytes read into it until it holds at least `size`."""
+    if len(received) >= size:
+        return received
+    buffer = bytearray(max(size, _READ_BYTES))
+    buffer[: len(received)] = received
     view = memoryview(buffer)
-    received = 0
-    while received < size:
-        # At the deadline the socket turns non-blocking: what already arrived is still read.
-        connection.settimeout(max(deadline - time.monotonic(), 0.0))
+    filled = len(received)
+    while filled < size:
         try:
-            count = connection.recv_into(view[received:])
-        except BlockingIOError as error:
-            raise TimeoutError("deadline reached") from error
+            count = connection.recv_into(view[filled:])
+        except BlockingIOError:
+            _wait_for(connection, select.POLLIN, deadline)
+            continue
         if count == 0:
             raise EOFError("the peer closed the connection")
-        received += count
-    return bytes(buffer)
+        filled += count
+    del view
+    del buffer[filled:]
+    return buffer
 
 
-def _job_to_wire(job: QueryJob, timeout: float) -> dict:
+def _wait_for(connection: socket.socket, events: int, deadline: float) -> None:
+    """Block until the socket is ready for `events` (or hung up).
+
+    :raises TimeoutError: the deadline passed first.
+    """
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError("deadline reached")
+    poller = select.poll()
+    poller.register(connection, events)
+    if not poller.poll(math.ceil(remaining * 1000)):
+        raise TimeoutError("deadline reached")
+
+
+def _client_gave_up(connection: socket.socket) -> bool:
+    """True when the client has shut down its sending side (or closed): it gave up."""
+    poller = select.poll()
+    poller.register(connection, select.POLLRDHUP)
+    return any(events & _HANG_UP for _, events in poller.poll(0))
+
+
+def _wait_for_close(connection: socket.socket, seconds: float) -> None:
+    """Wait until the peer has closed the connection (``POLLHUP``), at most `seconds`."""
+    poller = select.poll()
+    poller.register(connection, 0)
+    poller.poll(math.ceil(seconds * 1000))
+
+
+_TICKETS = itertools.count(1)
+
+
+def _new_ticket() -> int:
+    """A non-zero number that no other job in flight has: this PID and a counter."""
+    return (os.getpid() << 32) | (next(_TICKETS) & 0xFFFFFFFF)
+
+
+def _job_to_wire(job: QueryJob, timeout: float, ticket: int) -> dict:
     dataset = job.dataset
     return {
         "query": job.query,
@@ -584,16 +698,18 @@ def _job_to_wire(job: QueryJob, timeout: float) -> dict:
         "base_iri": job.base_iri,
         "prefixes": None if job.prefixes is None else dict(job.prefixes),
         "timeout": timeout,
+        "ticket": ticket,
     }
 
 
-def _job_from_wire(fields: dict) -> tuple[QueryJob, float]:
+def _job_from_wire(fields: dict) -> tuple[QueryJob, float, int]:
     fields = dict(fields)
     timeout = fields.pop("timeout")
+    ticket = fields.pop("ticket")
     dataset = fields.pop("dataset")
     if dataset is not None:
         dataset = QueryDataset(*(tuple(graphs) for graphs in dataset))
-    return QueryJob(**fields, dataset=dataset), timeout
+    return QueryJob(**fields, dataset=dataset), timeout, ticket
 
 
 def _error_header(error: CommuniqueError, started: float) -> dict:
@@ -620,12 +736,13 @@ def _error_from_wire(fields: dict) -> CommuniqueError:
 
 
 def _parent_pid(pid: int) -> int | None:
+    """The parent of live process `pid`; None when there is none (or only its zombie)."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rpartition(")")[2].split()
     except OSError:
         return None
-    return int(fields[1])
+    return None if fields[0] in ("Z", "X") else int(fields[1])
 
 
 def _stop_child(pid: int) -> None:

@@ -36,4 +36,4 @@ def test_impossible_anchors_are_data_errors(exact, occurrence):
 def test_evidence_turtle_escapes_the_context():
     anchor = find_anchor(TEXT, "Photo: AFP", 1)
     turtle = evidence_turtle(anchor, "https://example.org/doc")
-    assert '\\n' in turtle and "oa:start 34" in turtle and "<https://example.org/doc>" in turtle
+    assert "\\n" in turtle and "oa:start 34" in turtle and "<https://example.org/doc>" in turtle

@@ -20,7 +20,9 @@ def test_every_setting_has_help_and_is_in_the_readme(field):
 
 def test_environment_variables_are_read(monkeypatch):
     monkeypatch.setenv("COMMUNIQUE_TIMEOUT", "2.5")
-    monkeypatch.setenv("COMMUNIQUE_ALLOW_SERVICE", "http://a.example/sparql http://b.example/sparql")
+    monkeypatch.setenv(
+        "COMMUNIQUE_ALLOW_SERVICE", "http://a.example/sparql http://b.example/sparql"
+    )
     settings = Settings.from_mapping({"max_rows": 7})
     assert settings.timeout == 2.5
     assert settings.allow_service == ("http://a.example/sparql", "http://b.example/sparql")

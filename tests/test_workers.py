@@ -248,6 +248,37 @@ def test_all_workers_busy_is_a_timeout_not_a_hang(single_worker):
     assert pool.counters["queries"] == 2  # the job given up while queued never ran
 
 
+def raw_client(pool: QueryPool) -> socket.socket:
+    """A connection to the pool's workers, as `QueryPool.run` makes it (non-blocking)."""
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+    connection.connect(pool._socket_path)
+    return connection
+
+
+def test_a_job_whose_client_hung_up_is_not_run(single_worker):
+    pool, _ = single_worker
+    before = pool.counters["queries"]
+    with raw_client(pool) as gone:
+        job = _job_to_wire(count_job(SLOW_QUERY), 5.0, ticket=777)
+        _send_message(gone, job, deadline=time.monotonic() + 5)
+        gone.shutdown(socket.SHUT_WR)
+    assert count_of(pool.run(count_job())) == TRIPLES
+    assert pool.counters["queries"] == before + 1, "only the second job ran"
+
+
+def test_a_worker_takes_no_other_job_until_its_client_has_closed(single_worker):
+    pool, _ = single_worker
+    with raw_client(pool) as first:
+        job = _job_to_wire(count_job(), 5.0, ticket=778)
+        _send_message(first, job, deadline=time.monotonic() + 5)
+        header, body = _receive_message(first, time.monotonic() + 5)
+        assert header["count"] == 1
+        assert json.loads(body)["results"]["bindings"][0]["c"]["value"] == str(TRIPLES)
+        with pytest.raises(QueryTimeout, match="service is busy"):
+            pool.run(count_job(), 0.3)
+    assert count_of(pool.run(count_job())) == TRIPLES
+
+
 def test_concurrent_queries_are_all_answered_correctly(pool):
     def ask(thread: int) -> list[bool]:
         results = []
@@ -347,11 +378,14 @@ def test_cpu_limit_stops_a_worker_whose_client_never_kills_it(tmp_path):
         (worker,) = children(supervisor)
         with socket.socket(socket.AF_UNIX) as raw_client:
             raw_client.connect(str(next(tmp_path.iterdir()) / "workers.sock"))
-            _send_message(raw_client, _job_to_wire(count_job(SLOW_QUERY), 0.1))
-            hello, _ = _receive_message(raw_client, time.monotonic() + 5)
-            assert hello == {"pid": worker, "slot": 0}
+            raw_client.setblocking(False)
+            job = _job_to_wire(count_job(SLOW_QUERY), 0.1, ticket=12345)
+            _send_message(raw_client, job, deadline=time.monotonic() + 5)
+            started = time.monotonic()
             with pytest.raises(EOFError):
                 _receive_message(raw_client, time.monotonic() + 10)
+            assert time.monotonic() - started > 1.5, "it ran past its own 0.1 s deadline"
+        assert wait_until(lambda: not is_running(worker))
         assert wait_until(lambda: pool.counters["crashes"] == 1)
         assert pool.counters["timeouts"] == 0
     finally:

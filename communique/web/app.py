@@ -25,6 +25,7 @@ from communique.web import (
     sparql,
 )
 from communique.web.errors import register_error_handler
+from communique.web.request import CommuniqueRequest
 from communique.web.state import EXTENSION_KEY, AppState
 from communique.workers import QueryPool
 
@@ -54,6 +55,7 @@ def create_app(
     )
     pool.start()
     app = Flask(__name__)
+    app.request_class = CommuniqueRequest
     app.config["MAX_CONTENT_LENGTH"] = 3 * settings.max_query_bytes + FORM_OVERHEAD_BYTES
     app.extensions[EXTENSION_KEY] = AppState(
         settings, publication, pool, service_policy(settings), sizes

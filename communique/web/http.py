@@ -16,6 +16,7 @@ import uuid
 from flask import Flask, Response, g, request
 
 REQUEST_ID_HEADER = "X-Request-Id"
+REQUEST_ID_ENVIRON_KEY = "HTTP_X_REQUEST_ID"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 COMPRESS_MIN_BYTES = 1024
@@ -34,8 +35,13 @@ def install(app: Flask) -> None:
 
 
 def assign_request_id() -> None:
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+    g.request_id = request_id_for(request.environ.get(REQUEST_ID_ENVIRON_KEY, ""))
+
+
+def request_id_for(incoming: str) -> str:
+    """The client's own id (the X-Request-Id it sent) when it is a short token, else a fresh
+    uuid4 hex."""
+    return incoming if _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
 
 
 def request_id() -> str:
@@ -69,11 +75,24 @@ def _compress(response: Response) -> None:
         or response.is_streamed
         or response.status_code in (204, 206, 304)
         or "Content-Encoding" in response.headers
-        or request.accept_encodings.quality("gzip") <= 0
     ):
         return
     body = response.get_data()
-    if len(body) < COMPRESS_MIN_BYTES:
-        return
-    response.set_data(gzip.compress(body, compresslevel=COMPRESS_LEVEL, mtime=0))
+    if len(body) >= COMPRESS_MIN_BYTES and accepts_gzip():
+        send_gzipped(response, gzipped(body))
+
+
+def accepts_gzip() -> bool:
+    """True when the request's Accept-Encoding allows gzip."""
+    return request.accept_encodings.quality("gzip") > 0
+
+
+def gzipped(body: bytes) -> bytes:
+    """`body` compressed as every response is (the same bytes for the same body)."""
+    return gzip.compress(body, compresslevel=COMPRESS_LEVEL, mtime=0)
+
+
+def send_gzipped(response: Response, compressed: bytes) -> None:
+    """Make `compressed` (from `gzipped`) the body of `response`."""
+    response.set_data(compressed)
     response.headers["Content-Encoding"] = "gzip"

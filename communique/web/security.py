@@ -30,8 +30,8 @@ more header fields than ``limit_request_fields`` or one over ``limit_request_fie
 """
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
 
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import RequestURITooLarge
@@ -48,7 +48,6 @@ MAX_HEADER_FIELDS = 100
 MAX_HEADER_FIELD_BYTES = 8190
 MAX_HEADER_BYTES = 32768
 MAX_ACCEPT_BYTES = 2048
-MAX_PARAMETERS = 256
 FREE_TEXT_PARAMETERS = frozenset({"query", "update", "q"})
 """Parameters whose values may span lines (a query text); they never go into a header."""
 
@@ -69,12 +68,19 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "strict-origin-when-cross-origin",
     "X-Frame-Options": "DENY",
 }
+_ALL_SECURITY_HEADERS = tuple(SECURITY_HEADERS.items())
+_OWN_POLICY_HEADERS = tuple(
+    (name, value) for name, value in _ALL_SECURITY_HEADERS if name != "X-Frame-Options"
+)
 
 QUERY_ENDPOINTS = frozenset({"sparql.endpoint", "sparql.endpoint_with_slash"})
 """Endpoints that evaluate SPARQL sent by the client: the rate limits apply to them."""
 LEASE_MARGIN_SECONDS = 60.0
 
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+_PATH_SEPARATOR = re.compile(r"[/\\]")
+_BODY_HEADERS = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
+_MISPLACED_BODY_HEADERS = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})
 
 
 @dataclass(frozen=True)
@@ -123,17 +129,17 @@ def rate_limits(settings: Settings) -> RateLimits:
 
 def check_request() -> None:
     """Refuse a request over the limits, or whose path or parameters could do harm."""
-    _check_target_length()
-    _check_headers()
+    environ = request.environ
+    _check_target_length(environ)
+    check_header_fields(environ)
     _check_body_length()
     path = _decoded_path()
     _check_parameters()
-    if ".." in re.split(r"[/\\]", path):
+    if ".." in _PATH_SEPARATOR.split(path):
         raise NotFound("no such resource: a path may not have '..' segments")
 
 
-def _check_target_length() -> None:
-    environ = request.environ
+def _check_target_length(environ: Mapping[str, str]) -> None:
     target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if target is None:
         target = environ.get("PATH_INFO", "") + "?" + environ.get("QUERY_STRING", "")
@@ -143,19 +149,32 @@ def _check_target_length() -> None:
         )
 
 
-def _check_headers() -> None:
-    fields = list(request.headers.items())
-    if len(fields) > MAX_HEADER_FIELDS:
-        raise HeaderTooLarge(f"the request has more than {MAX_HEADER_FIELDS} header fields")
-    total = 0
-    for name, value in fields:
-        size = len(name) + len(value)
+def check_header_fields(environ: Mapping[str, str]) -> None:
+    """Refuse too many header fields, one too long, too many bytes in all, a long Accept.
+
+    Reads the WSGI environ as Werkzeug's ``request.headers`` would (``HTTP_*`` keys, and
+    ``CONTENT_TYPE``/``CONTENT_LENGTH`` when not empty), without building it.
+
+    :raises HeaderTooLarge:
+    """
+    fields = total = 0
+    for key, value in environ.items():
+        if key.startswith("HTTP_") and key not in _MISPLACED_BODY_HEADERS:
+            size = len(key) - 5 + len(value)
+        elif key in _BODY_HEADERS and value:
+            size = len(key) + len(value)
+        else:
+            continue
+        fields += 1
         if size > MAX_HEADER_FIELD_BYTES:
+            name = key.removeprefix("HTTP_").replace("_", "-").title()
             raise HeaderTooLarge(f"the {name} header is longer than {MAX_HEADER_FIELD_BYTES} bytes")
         total += size
+    if fields > MAX_HEADER_FIELDS:
+        raise HeaderTooLarge(f"the request has more than {MAX_HEADER_FIELDS} header fields")
     if total > MAX_HEADER_BYTES:
         raise HeaderTooLarge(f"the request headers are longer than {MAX_HEADER_BYTES} bytes")
-    if len(request.headers.get("Accept", "")) > MAX_ACCEPT_BYTES:
+    if len(environ.get("HTTP_ACCEPT", "")) > MAX_ACCEPT_BYTES:
         raise HeaderTooLarge(f"the Accept header is longer than {MAX_ACCEPT_BYTES} bytes")
 
 
@@ -177,19 +196,9 @@ def _decoded_path() -> str:
 
 
 def _check_parameters() -> None:
-    raw = request.environ.get("QUERY_STRING", "").encode("latin-1")
-    try:
-        pairs = parse_qsl(
-            raw.decode("utf-8"),
-            keep_blank_values=True,
-            errors="strict",
-            max_num_fields=MAX_PARAMETERS,
-        )
-    except UnicodeDecodeError:
-        raise BadRequest("the query string is not valid UTF-8 once percent-decoded") from None
-    except ValueError:
-        raise BadRequest(f"the URL has more than {MAX_PARAMETERS} parameters") from None
-    for name, value in pairs:
+    """Parse the query string (strictly: `communique.web.request`) and refuse control
+    characters in names and in values other than the free-text ones."""
+    for name, value in request.args.items(multi=True):
         if _CONTROL_CHARACTER.search(name) or (
             name not in FREE_TEXT_PARAMETERS and _CONTROL_CHARACTER.search(value)
         ):
@@ -243,8 +252,8 @@ def client_address(trusted_proxy_count: int) -> str:
 def add_security_headers(response: Response) -> Response:
     """`SECURITY_HEADERS`, except where the view sent its own Content-Security-Policy: its
     ``frame-ancestors`` then decides framing, and X-Frame-Options is left out."""
-    own_policy = "Content-Security-Policy" in response.headers
-    for name, value in SECURITY_HEADERS.items():
-        if not (own_policy and name == "X-Frame-Options"):
-            response.headers.setdefault(name, value)
+    headers = response.headers
+    own_policy = "Content-Security-Policy" in headers
+    for name, value in _OWN_POLICY_HEADERS if own_policy else _ALL_SECURITY_HEADERS:
+        headers.setdefault(name, value)
     return response

@@ -26,7 +26,6 @@ cap cut the answer.
 import hashlib
 import json
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, request, url_for
 from werkzeug.datastructures import MultiDict
@@ -47,6 +46,7 @@ from communique.querying import check_query
 from communique.service_description import describe_service, serialize_description
 from communique.store import QueryDataset
 from communique.web.query_page import render_query_page
+from communique.web.request import parse_parameters
 from communique.web.state import AppState, current_state
 from communique.workers import QueryJob
 
@@ -57,7 +57,6 @@ QUERY_MEDIA_TYPE = "application/sparql-query"
 UPDATE_MEDIA_TYPE = "application/sparql-update"
 ACCEPTED_POST_MEDIA_TYPES = (FORM_MEDIA_TYPE, QUERY_MEDIA_TYPE)
 UTF8_CHARSETS = frozenset({"utf-8", "utf8"})
-MAX_PARAMETERS = 256
 
 DESCRIPTION_FORMATS = (*GRAPH_FORMATS, "html")
 TEXT_MEDIA_TYPE_SUFFIX = "; charset=utf-8"
@@ -99,7 +98,7 @@ def endpoint() -> Response:
 
 def read_parameters() -> MultiDict:
     """URL parameters, plus the body's for a form POST; refuses updates and bad encodings."""
-    parameters = _parse_query_string(request.query_string, "URL")
+    parameters = MultiDict(request.args.items(multi=True))
     if request.method == "POST":
         media_type = request.mimetype
         if media_type == UPDATE_MEDIA_TYPE:
@@ -107,8 +106,8 @@ def read_parameters() -> MultiDict:
         if media_type not in ACCEPTED_POST_MEDIA_TYPES:
             raise _unsupported_media_type(media_type)
         if media_type == FORM_MEDIA_TYPE:
-            body = _parse_query_string(request.get_data(), "form body")
-            parameters = MultiDict([*body.items(multi=True), *parameters.items(multi=True)])
+            body = parse_parameters(request.get_data(), "form body")
+            parameters = MultiDict([*body, *parameters.items(multi=True)])
     if "update" in parameters:
         raise ForbiddenOperation(READ_ONLY_MESSAGE)
     return parameters
@@ -131,22 +130,6 @@ def read_query_operation(parameters: MultiDict) -> QueryOperation:
         tuple(parameters.getlist("named-graph-uri")),
         tuple(parameters.getlist("format")),
     )
-
-
-def _parse_query_string(raw: bytes, where: str) -> MultiDict:
-    try:
-        pairs = parse_qsl(
-            raw.decode("utf-8"),
-            keep_blank_values=True,
-            strict_parsing=False,
-            errors="strict",
-            max_num_fields=MAX_PARAMETERS,
-        )
-    except UnicodeDecodeError:
-        raise BadRequest(f"the {where} is not valid UTF-8") from None
-    except ValueError:
-        raise BadRequest(f"the {where} has more than {MAX_PARAMETERS} parameters") from None
-    return MultiDict(pairs)
 
 
 def _query_from_body() -> str:

@@ -6,13 +6,13 @@ import json
 import pytest
 import requests
 
+from communique.web.request import MAX_PARAMETERS
 from communique.web.security import (
     GUNICORN_LIMITS,
     MAX_ACCEPT_BYTES,
     MAX_HEADER_BYTES,
     MAX_HEADER_FIELD_BYTES,
     MAX_HEADER_FIELDS,
-    MAX_PARAMETERS,
     MAX_TARGET_BYTES,
 )
 from tests.security.conftest import AttackOutcome
