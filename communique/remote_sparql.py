@@ -82,14 +82,14 @@ class RemoteSparql:
         results_format = ox.QueryResultsFormat.from_media_type(media_type)
         try:
             answer = ox.parse_query_results(body, results_format or ox.QueryResultsFormat.JSON)
+            if not isinstance(answer, ox.QuerySolutions):
+                raise UpstreamError(f"{endpoint} answered a boolean to a SELECT query")
+            return read_out(answer)  # rows are parsed as they are read
         except (SyntaxError, ValueError) as error:
             raise UpstreamError(
                 f"{endpoint} answered something that is not SPARQL query results "
                 f"({media_type or 'no media type'}): {error}"
             ) from None
-        if not isinstance(answer, ox.QuerySolutions):
-            raise UpstreamError(f"{endpoint} answered a boolean to a SELECT query")
-        return read_out(answer)
 
     def update(self, endpoint: str, update: str) -> None:
         """Run a SPARQL Update (sent as ``application/sparql-update``).

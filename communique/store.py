@@ -22,6 +22,7 @@ import contextlib
 import http.client
 import re
 import threading
+import traceback
 import urllib.error
 import weakref
 from collections.abc import Iterable, Iterator
@@ -129,7 +130,17 @@ class Store(abc.ABC):
         :raises UpstreamError: a remote engine failed or answered garbage.
         """
         answer = self._evaluate(sparql, dataset, base_iri=base_iri)
-        return answer if stream else read_out(answer)
+        if stream:
+            return answer
+        try:
+            return read_out(answer)
+        except BaseException as error:
+            # The traceback's frames hold the pyoxigraph iterator, which must be dropped on
+            # this thread, not on whichever thread later collects the error.
+            traceback.clear_frames(error.__traceback__)
+            raise
+        finally:
+            del answer
 
     @abc.abstractmethod
     def _evaluate(

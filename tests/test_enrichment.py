@@ -223,6 +223,16 @@ FAILURES = {
         ),
         "not SPARQL query results",
     ),
+    "malformed row": (
+        (
+            StubReply(
+                200,
+                b'{"head": {"vars": ["x"]}, "results": {"bindings": [{"x": 5}]}}',
+                {"Content-Type": "application/sparql-results+json"},
+            ),
+        ),
+        "not SPARQL query results",
+    ),
     "busy forever": ((StubReply(503, b"busy"),), "still answered HTTP 503"),
     "timeout": ((StubReply(200, RESULTS_JSON, delay=1.0),), "did not answer within 0.5 s"),
 }

@@ -1,5 +1,6 @@
 """The Store interface: embedded (memory, disk) and remote (a real `oxigraph serve-read-only`)."""
 
+import gc
 import http.server
 import socket
 import subprocess
@@ -485,6 +486,22 @@ def test_answers_kept_by_threads_may_be_dropped_on_any_thread(query, monkeypatch
     unraisable: list[BaseException] = []
     monkeypatch.setattr(sys, "unraisablehook", lambda report: unraisable.append(report.exc_value))
     dropper = threading.Thread(target=kept.clear)
+    dropper.start()
+    dropper.join()
+    assert unraisable == []
+
+
+def test_a_failed_read_keeps_no_remote_answer_for_another_thread_to_drop(misbehaving, monkeypatch):
+    """An answer that fails midway raises an error whose traceback must not keep the pyoxigraph
+    iterator alive: whichever thread collects that error would drop it."""
+    store = RemoteStore(misbehaving + "/garbage-rows", union_default_graph=False)
+    with pytest.raises(UpstreamError) as raised:
+        store.query("SELECT ?x {}")
+    kept = [raised]
+    del raised
+    unraisable: list[BaseException] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda report: unraisable.append(report.exc_value))
+    dropper = threading.Thread(target=lambda: (kept.clear(), gc.collect()))
     dropper.start()
     dropper.join()
     assert unraisable == []
