@@ -25,6 +25,7 @@ RDF 1.2 triple terms in JSON-LD.
 
 import json
 import re
+import traceback
 import xml.parsers.expat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -110,11 +111,19 @@ def serialize_answer(
     """
     if max_rows < 0:
         raise ValueError(f"max_rows must not be negative, not {max_rows}")
-    if isinstance(result, bool | pyoxigraph.QueryBoolean):
-        return _boolean_answer(bool(result), results_format)
-    if hasattr(result, "variables"):
-        return _solutions_answer(result, results_format, max_rows)
-    return _graph_answer(result, graph_format, max_rows, prefixes or {})
+    try:
+        if isinstance(result, bool | pyoxigraph.QueryBoolean):
+            return _boolean_answer(bool(result), results_format)
+        if hasattr(result, "variables"):
+            return _solutions_answer(result, results_format, max_rows)
+        return _graph_answer(result, graph_format, max_rows, prefixes or {})
+    except BaseException as error:
+        # A refusal midway must not keep a streamed pyoxigraph iterator in its traceback: it
+        # may only be dropped on this thread (see `store.Store.query`).
+        traceback.clear_frames(error.__traceback__)
+        raise
+    finally:
+        del result
 
 
 class _Capped:

@@ -1,8 +1,11 @@
 """Serialising answers: every format parsed back, pyoxigraph's writers as reference, the cap."""
 
 import csv
+import gc
 import io
 import json
+import sys
+import threading
 
 import pyoxigraph as ox
 import pytest
@@ -203,6 +206,26 @@ def test_xml_refuses_characters_xml_cannot_carry():
     with pytest.raises(NotAcceptable, match=r"XML 1\.0") as raised:
         select(tricky_store([CONTROL_CHARACTER]), "xml")
     assert raised.value.offered == [RESULTS_MEDIA_TYPES[name] for name in ("json", "csv", "tsv")]
+
+
+@pytest.mark.parametrize("graph", [False, True])
+def test_a_refusal_keeps_no_streamed_answer_for_another_thread_to_drop(graph, monkeypatch):
+    """pyoxigraph iterators may only be dropped on the thread that made them: a refusal
+    midway must not keep one alive in its traceback for another thread to collect."""
+    store = tricky_store([CONTROL_CHARACTER])
+    query = "CONSTRUCT WHERE { ?s ?p ?o }" if graph else SELECT
+    with pytest.raises(NotAcceptable) as raised:
+        serialize_answer(
+            store.query(query), results_format="xml", graph_format="rdfxml", max_rows=10
+        )
+    kept = [raised]
+    del raised
+    unraisable: list[BaseException] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda report: unraisable.append(report.exc_value))
+    dropper = threading.Thread(target=lambda: (kept.clear(), gc.collect()))
+    dropper.start()
+    dropper.join()
+    assert unraisable == []
 
 
 # --- the cap -----------------------------------------------------------------------------------
