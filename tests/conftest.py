@@ -348,3 +348,22 @@ def stub_endpoint() -> Iterator[Callable[..., str]]:
     for server in started:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def drop_on_another_thread(monkeypatch) -> Callable[[list], list[BaseException]]:
+    """``drop_on_another_thread(kept)``: empty the list `kept` and collect garbage on another
+    thread; returns what destructors raised meanwhile (pyoxigraph raises when one of its
+    iterators is dropped on a thread other than the one that made it)."""
+    import gc
+    import threading
+
+    def drop(kept: list) -> list[BaseException]:
+        raised: list[BaseException] = []
+        monkeypatch.setattr(sys, "unraisablehook", lambda report: raised.append(report.exc_value))
+        dropper = threading.Thread(target=lambda: (kept.clear(), gc.collect()))
+        dropper.start()
+        dropper.join()
+        return raised
+
+    return drop

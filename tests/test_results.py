@@ -1,11 +1,8 @@
 """Serialising answers: every format parsed back, pyoxigraph's writers as reference, the cap."""
 
 import csv
-import gc
 import io
 import json
-import sys
-import threading
 
 import pyoxigraph as ox
 import pytest
@@ -209,7 +206,9 @@ def test_xml_refuses_characters_xml_cannot_carry():
 
 
 @pytest.mark.parametrize("graph", [False, True])
-def test_a_refusal_keeps_no_streamed_answer_for_another_thread_to_drop(graph, monkeypatch):
+def test_a_refusal_keeps_no_streamed_answer_for_another_thread_to_drop(
+    graph, drop_on_another_thread
+):
     """pyoxigraph iterators may only be dropped on the thread that made them: a refusal
     midway must not keep one alive in its traceback for another thread to collect."""
     store = tricky_store([CONTROL_CHARACTER])
@@ -220,12 +219,7 @@ def test_a_refusal_keeps_no_streamed_answer_for_another_thread_to_drop(graph, mo
         )
     kept = [raised]
     del raised
-    unraisable: list[BaseException] = []
-    monkeypatch.setattr(sys, "unraisablehook", lambda report: unraisable.append(report.exc_value))
-    dropper = threading.Thread(target=lambda: (kept.clear(), gc.collect()))
-    dropper.start()
-    dropper.join()
-    assert unraisable == []
+    assert drop_on_another_thread(kept) == []
 
 
 # --- the cap -----------------------------------------------------------------------------------

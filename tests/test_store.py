@@ -1,6 +1,5 @@
 """The Store interface: embedded (memory, disk) and remote (a real `oxigraph serve-read-only`)."""
 
-import gc
 import http.server
 import socket
 import subprocess
@@ -477,21 +476,18 @@ def test_remote_timeout_is_an_upstream_error(misbehaving):
 @pytest.mark.parametrize(
     "query", ["SELECT * { ?s ?p ?o }", "CONSTRUCT WHERE { ?s ?p ?o }", "ASK { ?s ?p ?o }"]
 )
-def test_answers_kept_by_threads_may_be_dropped_on_any_thread(query, monkeypatch):
+def test_answers_kept_by_threads_may_be_dropped_on_any_thread(query, drop_on_another_thread):
     """pyoxigraph's iterators raise when dropped on another thread (as a cyclic garbage
     collection may do in a threaded web worker); `query` reads answers out unless streaming."""
     store = EmbeddedStore(ox.Store())
     store.oxigraph.add(ox.Quad(ox.NamedNode(G1 + "s"), ox.NamedNode(G1 + "p"), ox.Literal("o")))
     kept = [store.query(query)]
-    unraisable: list[BaseException] = []
-    monkeypatch.setattr(sys, "unraisablehook", lambda report: unraisable.append(report.exc_value))
-    dropper = threading.Thread(target=kept.clear)
-    dropper.start()
-    dropper.join()
-    assert unraisable == []
+    assert drop_on_another_thread(kept) == []
 
 
-def test_a_failed_read_keeps_no_remote_answer_for_another_thread_to_drop(misbehaving, monkeypatch):
+def test_a_failed_read_keeps_no_remote_answer_for_another_thread_to_drop(
+    misbehaving, drop_on_another_thread
+):
     """An answer that fails midway raises an error whose traceback must not keep the pyoxigraph
     iterator alive: whichever thread collects that error would drop it."""
     store = RemoteStore(misbehaving + "/garbage-rows", union_default_graph=False)
@@ -499,9 +495,4 @@ def test_a_failed_read_keeps_no_remote_answer_for_another_thread_to_drop(misbeha
         store.query("SELECT ?x {}")
     kept = [raised]
     del raised
-    unraisable: list[BaseException] = []
-    monkeypatch.setattr(sys, "unraisablehook", lambda report: unraisable.append(report.exc_value))
-    dropper = threading.Thread(target=lambda: (kept.clear(), gc.collect()))
-    dropper.start()
-    dropper.join()
-    assert unraisable == []
+    assert drop_on_another_thread(kept) == []
