@@ -81,6 +81,11 @@ class Settings:
         "Memory (address space) one query worker, or the validation process, may add, in MiB "
         "(0: no limit).",
     )
+    response_cache: int = setting(
+        64,
+        "Memory each web worker may use to answer repeated requests (pages, documents, SPARQL "
+        "answers) without running them again, in MiB (0: none).",
+    )
     access_log: bool = setting(
         True,
         "Log one line per request to standard error: method, path, status, bytes, duration, "

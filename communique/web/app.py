@@ -20,6 +20,7 @@ from communique.web import (
     observability,
     pages,
     reconcile,
+    replay,
     search,
     security,
     sparql,
@@ -64,6 +65,7 @@ def create_app(
     register_error_handler(app)
     security.init_app(app)
     observability.init_app(app)
+    replay.init_app(app)
     app.register_blueprint(sparql.blueprint)
     pages.init_app(app)
     reconcile.init_app(app)

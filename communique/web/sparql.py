@@ -46,6 +46,7 @@ from communique.querying import check_query
 from communique.service_description import describe_service, serialize_description
 from communique.store import QueryDataset
 from communique.web.query_page import render_query_page
+from communique.web.replay import do_not_keep
 from communique.web.request import parse_parameters
 from communique.web.state import AppState, current_state
 from communique.workers import QueryJob
@@ -192,7 +193,10 @@ def answer_query(operation: QueryOperation) -> Response:
     )
     if _client_has_current(etag):
         return _not_modified(state, etag)
-    query = inline_services(info, state.service_policy) if info.services else info.text
+    query = info.text
+    if info.services:
+        query = inline_services(info, state.service_policy)
+        do_not_keep()  # other endpoints' data may change at any time
     answer = state.pool.run(_job(state, query, operation.dataset, info.form, format_name, base_iri))
     response = Response(answer.body, 200, content_type=answer.media_type)
     response.headers[RESULT_LIMIT_HEADER] = str(state.settings.max_rows)

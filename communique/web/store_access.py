@@ -10,10 +10,10 @@ publication version among it), so a reload never serves stale content.
 
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import TypeVar
 
+from communique.lru import LruCache
 from communique.store import EmbeddedStore, Store
 
 T = TypeVar("T")
@@ -35,24 +35,19 @@ def store_for_this_process(store: Store) -> Store:
         return _handles[key]
 
 
-class RenderCache:
-    """A bounded least-recently-used cache, safe to share between threads."""
+class RenderCache(LruCache):
+    """At most `size` recently built page contents, least recently used out first."""
 
     def __init__(self, size: int):
-        self.size = size
-        self._entries: OrderedDict[Hashable, object] = OrderedDict()
-        self._lock = threading.Lock()
+        super().__init__(max_bytes=size, max_entry_bytes=size)
 
     def get_or_build(self, key: Hashable, build: Callable[[], T]) -> T:
         """The cached value for `key`, built (outside the lock) when absent."""
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key]
-        value = build()
-        with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            value = build()
+            self.put(key, value, 1)
         return value
+
+
+_MISSING = object()
