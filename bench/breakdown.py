@@ -84,6 +84,8 @@ def breakdown(data: Path) -> list[tuple[str, float]]:
             ("Communiqué, unknown path: hooks and error page only", median_seconds(
                 wsgi_request(app, "/no-such-page", accept))),
             ("Communiqué, GET /sparql ASK: the whole endpoint", median_seconds(
+                wsgi_request(app, path, {**accept, "Cache-Control": "no-cache"}))),
+            ("Communiqué, the same ASK repeated: answered from the response cache", median_seconds(
                 wsgi_request(app, path, accept))),
         ]  # fmt: skip
     finally:

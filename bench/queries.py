@@ -152,7 +152,13 @@ def ask_query(manifest: Manifest) -> Query:
     return Query("ask", "ASK whether a resource exists", f"ASK {{ <{manifest.people[0]}> ?p ?o }}")
 
 
-def query_request(query: Query, query_path: str) -> Request:
-    """The GET request asking `query` of the endpoint at `query_path`."""
+FRESH = ("Cache-Control", "no-cache")
+"""Asks Communiqué to evaluate the query, not to answer it from its response cache."""
+
+
+def query_request(query: Query, query_path: str, *, fresh: bool = True) -> Request:
+    """The GET request asking `query` of the endpoint at `query_path` (evaluated afresh unless
+    `fresh` is false)."""
     path = f"{query_path or '/'}?{urlencode({'query': PROLOGUE + query.text}, quote_via=quote)}"
-    return Request(query.name, path, (("Accept", query.accept),))
+    headers = (("Accept", query.accept), FRESH) if fresh else (("Accept", query.accept),)
+    return Request(query.name, path, headers)

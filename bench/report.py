@@ -229,6 +229,10 @@ def _method(results: RunResults) -> list[str]:
         f"(A B C A B C), {plan.rounds} rounds per query after 2 warm-up rounds; median and p95. "
         "Ratio = Communiqué median / Oxigraph median; the mix figure is the geometric mean of "
         "the per-query ratios.",
+        "- Query-mix requests (latency and throughput) carry `Cache-Control: no-cache`, so "
+        "Communiqué evaluates every one instead of answering the repeated query from its "
+        "response cache; the cheap requests do not: like the Python ceiling, they measure a "
+        "request repeated, answered from memory.",
         f"- Throughput: {' and '.join(map(str, plan.clients))} concurrent keep-alive clients "
         f"(`http.client`, up to 8 processes), {plan.throughput_seconds:g} s each, cycling "
         "through the workload; completed 200 answers per second.",

@@ -421,7 +421,8 @@ def page_workload(communique: ServerProcess, manifest: Manifest) -> dict[str, li
     resources = (manifest.people + manifest.states + manifest.hubs)[:PAGE_RESOURCES]
     paths = [resource.removeprefix("https://w3id.org/communique/") for resource in resources]
     connection = Connection(HOST, communique.port)
-    workload = {"ask": [query_request(ask_query(manifest), communique.query_path)]}
+    ask = query_request(ask_query(manifest), communique.query_path, fresh=False)
+    workload = {"ask": [ask]}
     try:
         for kind, candidates in PAGE_CANDIDATES.items():
             workload[kind] = discover(connection, kind, candidates, paths, manifest.search_terms)
