@@ -27,6 +27,8 @@ from communique.integration_cli import (
     add_enrich_arguments,
     add_export_arguments,
     add_push_arguments,
+    add_root_option,
+    project_root,
     run_enrich,
     run_export,
     run_push,
@@ -245,18 +247,6 @@ def _as_table(answer: SerializedAnswer) -> str:
 # --- validate, coverage, stats ----------------------------------------------------------------
 
 
-def add_root_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--root",
-        metavar="DIR",
-        help="Project folder holding ontology/, graph/ and shapes/ (default: the bundled one).",
-    )
-
-
-def project_root(args: argparse.Namespace) -> Path:
-    return Path(args.root or Settings.from_mapping().project_root)
-
-
 def add_validate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "paths",
@@ -265,7 +255,7 @@ def add_validate_arguments(parser: argparse.ArgumentParser) -> None:
         help="One project folder, or RDF data files to check against --shapes (default: the "
         "--root project). Exit status: 0 conforms, 1 does not conform, 2 unreadable input.",
     )
-    add_root_argument(parser)
+    add_root_option(parser)
     parser.add_argument(
         "--shapes",
         nargs="+",
@@ -304,7 +294,7 @@ def validation_report(args: argparse.Namespace) -> ValidationReport:
 
 
 def add_coverage_arguments(parser: argparse.ArgumentParser) -> None:
-    add_root_argument(parser)
+    add_root_option(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument(
         "--explain", action="store_true", help="Print the boilerplate rule and exit."
@@ -322,7 +312,7 @@ def run_coverage(args: argparse.Namespace) -> int:
 
 
 def add_stats_arguments(parser: argparse.ArgumentParser) -> None:
-    add_root_argument(parser)
+    add_root_option(parser)
     parser.add_argument(
         "--data",
         nargs="+",
@@ -348,7 +338,7 @@ def add_anchor_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--occurrence", type=int, metavar="N", help="Which occurrence, when the words recur."
     )
-    add_root_argument(parser)
+    add_root_option(parser)
 
 
 def run_anchor(args: argparse.Namespace) -> int:
