@@ -200,7 +200,7 @@ def gunicorn_options(
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": settings.workers,
         "threads": settings.threads,
-        "worker_class": "gthread",
+        "worker_class": "communique.http_worker.HeadFirstWorker",
         "preload_app": True,
         "timeout": max(MIN_WORKER_TIMEOUT_SECONDS, math.ceil(settings.timeout * 3)),
         "graceful_timeout": math.ceil(settings.timeout) + GRACE_SECONDS,

@@ -5,6 +5,8 @@ import time
 
 import pyoxigraph as ox
 import requests
+from gunicorn.workers.gthread import ThreadWorker
+from werkzeug.utils import import_string
 
 from communique.serve import end_web_worker, gunicorn_options
 from communique.settings import Settings
@@ -17,12 +19,13 @@ class FakeState:
     publication = None
 
 
-def test_gunicorn_runs_preloaded_gthread_workers_from_the_settings():
+def test_gunicorn_runs_preloaded_head_first_gthread_workers_from_the_settings():
     options = gunicorn_options(FakeState(), "::1", 0, print)
     assert options["bind"] == "[::1]:0"
     assert options["workers"] == 3
     assert options["threads"] == 5
-    assert options["worker_class"] == "gthread"
+    worker = import_string(options["worker_class"])
+    assert issubclass(worker, ThreadWorker) and worker is not ThreadWorker
     assert options["preload_app"] is True
     assert options["control_socket_disable"] is True
     assert options["worker_exit"] is end_web_worker

@@ -3,8 +3,9 @@
 ``{"error": message, "status": code, "request_id": id}``, plus ``line`` and ``column`` for a
 query syntax error and ``offered`` (media types) for a 406. `CommuniqueError` brings its status
 and headers (``Retry-After``...); Werkzeug's HTTP errors (404, 405 with ``Allow``, 413...) take
-the same shape; anything else is a bug: logged with its traceback and answered with a generic 500
-that reveals nothing but the request id.
+the same shape; a body that stopped coming (the web worker's read timeout) is a 408; anything
+else is a bug: logged with its traceback and answered with a generic 500 that reveals nothing but
+the request id.
 """
 
 import json
@@ -14,9 +15,10 @@ from typing import Any
 
 from flask import Flask, Response, request
 from markupsafe import escape
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from communique.errors import CommuniqueError, NotAcceptable, QuerySyntaxError
+from communique.http_worker import READ_TIMEOUT_SECONDS
 from communique.negotiation import choose_format
 from communique.web.http import request_id
 
@@ -60,11 +62,22 @@ def _reply_for(error: Exception) -> ErrorReply:
         return ErrorReply(
             error.status, error.title, error.message, dict(error.headers), _details(error)
         )
+    if isinstance(error, ClientDisconnected) and _timed_out(error):
+        return ErrorReply(
+            408,
+            "Request Timeout",
+            f"the request body stopped arriving: no part of it came for {READ_TIMEOUT_SECONDS} s",
+        )
     if isinstance(error, HTTPException):
         headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
         return ErrorReply(error.code or 500, error.name, error.description or error.name, headers)
     log.exception("unexpected error (request id %s)", request_id())
     return ErrorReply(500, "Internal Server Error", UNEXPECTED_MESSAGE)
+
+
+def _timed_out(error: ClientDisconnected) -> bool:
+    """Whether reading the body failed because the socket's read timeout passed."""
+    return isinstance(error.__context__, (BlockingIOError, TimeoutError))
 
 
 def _details(error: CommuniqueError) -> dict[str, Any]:

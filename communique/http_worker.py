@@ -1,0 +1,166 @@
+"""The web workers' gunicorn worker class: gthread, with each request head read in the event loop.
+
+gunicorn's gthread worker hands a connection to a thread as soon as it is readable, and the
+thread reads the request head with blocking reads that have no deadline. A client that sends
+half a head and stops (slowloris) then holds a thread for ever: a few dozen such connections
+starve every request, and a stopping server waits its whole graceful timeout for them.
+
+This worker reads each request itself, without blocking, in the loop that accepts connections,
+and hands it to a thread only once it has all come: the head, then a body of declared length up
+to `MAX_BODY_BYTES` (a chunked or larger body is read by the thread, each read waiting at most
+`READ_TIMEOUT_SECONDS`: ``SO_RCVTIMEO``). A head over `MAX_HEAD_BYTES` gets 431. The head must
+come within `ARRIVAL_TIMEOUT_SECONDS` of the connection being accepted (or readable again after
+a response), and the body within as long again: otherwise the connection is closed, with 408 if
+part of the request had come. A stopping worker closes at once the connections whose request is
+incomplete.
+
+Plain HTTP/1.x: Communiqué configures neither TLS nor HTTP/2, whose handshakes gthread does in
+its threads.
+"""
+
+import contextlib
+import errno
+import re
+import selectors
+import socket
+import struct
+import time
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+ARRIVAL_TIMEOUT_SECONDS = 10.0
+READ_TIMEOUT_SECONDS = 10
+MAX_HEAD_BYTES = 65536
+"""Above the app's own limits (an 8190-byte request line and 32 KiB of header fields)."""
+MAX_BODY_BYTES = 4 * 1024 * 1024
+"""Above the app's largest accepted body (three query texts and form overhead)."""
+
+_END_OF_HEAD = b"\r\n\r\n"
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*(\d{1,15})[ \t]*\r\n", re.IGNORECASE)
+_CHUNKED = re.compile(rb"\r\ntransfer-encoding[ \t]*:", re.IGNORECASE)
+_READ_SIZE = 65536
+_REQUEST_TIMEOUT = b"408 Request Timeout"
+_HEAD_TOO_LARGE = b"431 Request Header Fields Too Large"
+
+
+@dataclass
+class _Arrival:
+    """What has come of a connection's next request; `size` is known once the head is in."""
+
+    data: bytearray
+    deadline: float
+    size: int | None = None
+
+
+class HeadFirstWorker(ThreadWorker):
+    """gthread, except that its threads only get connections whose request has come."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._arriving: dict[TConn, _Arrival] = {}
+
+    def accept(self, listener: Any) -> None:
+        try:
+            client, address = listener.accept()
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        client.setsockopt(
+            socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", READ_TIMEOUT_SECONDS, 0)
+        )
+        self._await_request(TConn(self.cfg, client, address, listener.getsockname()), b"")
+
+    def on_client_socket_readable(self, conn: TConn, client: socket.socket) -> None:
+        """A kept-alive connection became readable: its next request is read here too."""
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        self._await_request(conn, b"")
+
+    def enqueue_req(self, conn: TConn) -> None:
+        """gthread's own hand-over, of a kept-alive connection whose next request was partly
+        read with the last one: the rest of it is read here too."""
+        conn.sock.setblocking(False)
+        self._await_request(conn, conn.parser.unreader.take_buffered())
+
+    def _await_request(self, conn: TConn, data: bytes) -> None:
+        arrival = _Arrival(bytearray(data), time.monotonic() + ARRIVAL_TIMEOUT_SECONDS)
+        if self._has_come(arrival):
+            self._hand_to_thread(conn, data)
+            return
+        self._arriving[conn] = arrival
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._read, conn))
+
+    def _read(self, conn: TConn, client: socket.socket) -> None:
+        arrival = self._arriving[conn]
+        try:
+            data = client.recv(_READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close(conn)
+            return
+        arrival.data += data
+        if self._has_come(arrival):
+            self.poller.unregister(conn.sock)
+            del self._arriving[conn]
+            self._hand_to_thread(conn, bytes(arrival.data))
+        elif arrival.size is None and len(arrival.data) > MAX_HEAD_BYTES:
+            self._close(conn, _HEAD_TOO_LARGE, f"the request head is over {MAX_HEAD_BYTES} bytes")
+
+    @staticmethod
+    def _has_come(arrival: _Arrival) -> bool:
+        """Whether the whole request is in `arrival` (or as much as is read here). When its head
+        has just come, the size to wait for is set and the deadline starts again for the body."""
+        if arrival.size is None:
+            end = arrival.data.find(_END_OF_HEAD)
+            if end < 0:
+                return False
+            head = bytes(arrival.data[: end + 2])
+            declared = _CONTENT_LENGTH.search(head)
+            if declared is None or _CHUNKED.search(head) or int(declared[1]) > MAX_BODY_BYTES:
+                return True
+            arrival.size = end + len(_END_OF_HEAD) + int(declared[1])
+            arrival.deadline = time.monotonic() + ARRIVAL_TIMEOUT_SECONDS
+        return len(arrival.data) >= arrival.size
+
+    def _hand_to_thread(self, conn: TConn, data: bytes) -> None:
+        conn.init()
+        conn.parser.unreader.unread(data)
+        conn.data_ready = True
+        super().enqueue_req(conn)
+
+    def murder_pending(self) -> None:
+        """Also close the connections whose request is late, or all unfinished ones if stopping."""
+        super().murder_pending()
+        now = time.monotonic()
+        for conn, arrival in list(self._arriving.items()):
+            if not self.alive or not arrival.data:
+                if self.alive and arrival.deadline > now:
+                    continue
+                self._close(conn)
+            elif arrival.deadline <= now:
+                part = "head" if arrival.size is None else "body"
+                late = f"the request {part} did not come within {ARRIVAL_TIMEOUT_SECONDS:g} s"
+                self._close(conn, _REQUEST_TIMEOUT, late)
+
+    def _close(self, conn: TConn, status: bytes = b"", message: str = "") -> None:
+        """Close `conn`, first answering `status` with `message` if given (best effort: the
+        socket is non-blocking and the client may be gone)."""
+        self.poller.unregister(conn.sock)
+        del self._arriving[conn]
+        self.nr_conns -= 1
+        if status:
+            body = f"{message}\n".encode()
+            with contextlib.suppress(OSError):
+                conn.sock.send(
+                    b"HTTP/1.1 %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (status, len(body), body)
+                )
+        conn.close()
