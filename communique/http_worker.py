@@ -1,4 +1,4 @@
-"""The web workers' gunicorn worker class: gthread, with each request head read in the event loop.
+"""The web workers' gunicorn worker class: gthread, with each request read in the event loop.
 
 gunicorn's gthread worker hands a connection to a thread as soon as it is readable, and the
 thread reads the request head with blocking reads that have no deadline. A client that sends
@@ -7,8 +7,9 @@ starve every request, and a stopping server waits its whole graceful timeout for
 
 This worker reads each request itself, without blocking, in the loop that accepts connections,
 and hands it to a thread only once it has all come: the head, then a body of declared length up
-to `MAX_BODY_BYTES` (a chunked or larger body is read by the thread, each read waiting at most
-`READ_TIMEOUT_SECONDS`: ``SO_RCVTIMEO``). A head over `MAX_HEAD_BYTES` gets 431. The head must
+to `MAX_BODY_BYTES`, for which it answers ``Expect: 100-continue`` itself as a reverse proxy
+does. A chunked or larger body is read by the thread, each read waiting at most
+`READ_TIMEOUT_SECONDS` (``SO_RCVTIMEO``). A head over `MAX_HEAD_BYTES` gets 431. The head must
 come within `ARRIVAL_TIMEOUT_SECONDS` of the connection being accepted (or readable again after
 a response), and the body within as long again: otherwise the connection is closed, with 408 if
 part of the request had come. A stopping worker closes at once the connections whose request is
@@ -40,6 +41,7 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 
 _END_OF_HEAD = b"\r\n\r\n"
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*(\d{1,15})[ \t]*\r\n", re.IGNORECASE)
+_CONTINUE = re.compile(rb"\r\nexpect[ \t]*:[ \t]*100-continue[ \t]*(?=\r\n)", re.IGNORECASE)
 _CHUNKED = re.compile(rb"\r\ntransfer-encoding[ \t]*:", re.IGNORECASE)
 _READ_SIZE = 65536
 _REQUEST_TIMEOUT = b"408 Request Timeout"
@@ -89,7 +91,7 @@ class HeadFirstWorker(ThreadWorker):
 
     def _await_request(self, conn: TConn, data: bytes) -> None:
         arrival = _Arrival(bytearray(data), time.monotonic() + ARRIVAL_TIMEOUT_SECONDS)
-        if self._has_come(arrival):
+        if self._has_come(conn, arrival):
             self._hand_to_thread(conn, data)
             return
         self._arriving[conn] = arrival
@@ -107,28 +109,38 @@ class HeadFirstWorker(ThreadWorker):
             self._close(conn)
             return
         arrival.data += data
-        if self._has_come(arrival):
+        if self._has_come(conn, arrival):
             self.poller.unregister(conn.sock)
             del self._arriving[conn]
             self._hand_to_thread(conn, bytes(arrival.data))
         elif arrival.size is None and len(arrival.data) > MAX_HEAD_BYTES:
             self._close(conn, _HEAD_TOO_LARGE, f"the request head is over {MAX_HEAD_BYTES} bytes")
 
-    @staticmethod
-    def _has_come(arrival: _Arrival) -> bool:
+    def _has_come(self, conn: TConn, arrival: _Arrival) -> bool:
         """Whether the whole request is in `arrival` (or as much as is read here). When its head
         has just come, the size to wait for is set and the deadline starts again for the body."""
         if arrival.size is None:
-            end = arrival.data.find(_END_OF_HEAD)
-            if end < 0:
+            end = arrival.data.find(_END_OF_HEAD) + 2
+            if end < 2:
                 return False
-            head = bytes(arrival.data[: end + 2])
+            head = bytes(arrival.data[:end])
             declared = _CONTENT_LENGTH.search(head)
             if declared is None or _CHUNKED.search(head) or int(declared[1]) > MAX_BODY_BYTES:
                 return True
-            arrival.size = end + len(_END_OF_HEAD) + int(declared[1])
+            if _CONTINUE.search(head) and head.split(b"\r\n", 1)[0].endswith(b"HTTP/1.1"):
+                arrival.data[:end] = self._answer_continue(conn, head)
+                end = arrival.data.find(_END_OF_HEAD) + 2
+            arrival.size = end + 2 + int(declared[1])
             arrival.deadline = time.monotonic() + ARRIVAL_TIMEOUT_SECONDS
         return len(arrival.data) >= arrival.size
+
+    @staticmethod
+    def _answer_continue(conn: TConn, head: bytes) -> bytes:
+        """Answer ``Expect: 100-continue`` here, as a reverse proxy does, and return the head
+        without it: the body is read here, and the thread must not answer it again."""
+        with contextlib.suppress(OSError):
+            conn.sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return _CONTINUE.sub(b"", head)
 
     def _hand_to_thread(self, conn: TConn, data: bytes) -> None:
         conn.init()

@@ -132,6 +132,19 @@ def test_requests_split_across_packets_pipelined_and_chunked_are_answered(slow_t
     assert received.count(b'"boolean":true') == 4
 
 
+def test_expect_100_continue_is_answered_before_the_body_is_sent(slow_target):
+    head = FORM_HEAD + b"Expect: 100-continue\r\nConnection: close\r\n"
+    head += b"Content-Length: %d\r\n\r\n" % len(FORM)
+    with socket.create_connection(_address(slow_target), timeout=5) as connection:
+        connection.sendall(head)
+        assert connection.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        connection.sendall(FORM)
+        answer = _read_answer(connection, 10)
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"100 Continue" not in answer
+    assert answer.endswith(b'"boolean":true}')
+
+
 def test_a_stopping_server_does_not_wait_for_slow_clients(dataset_files, tmp_path):
     server = start_server("--data", str(dataset_files[0]), workdir=tmp_path)
     try:
