@@ -12,8 +12,8 @@ does. A chunked or larger body is read by the thread, each read waiting at most
 `READ_TIMEOUT_SECONDS` (``SO_RCVTIMEO``). A head over `MAX_HEAD_BYTES` gets 431. The head must
 come within `ARRIVAL_TIMEOUT_SECONDS` of the connection being accepted (or readable again after
 a response), and the body within as long again: otherwise the connection is closed, with 408 if
-part of the request had come. A stopping worker closes at once the connections whose request is
-incomplete.
+part of the request had come. A stopping worker gives a request still coming gthread's linger
+for kept-alive connections (2 s), then closes its connection (with 503 if part of it had come).
 
 Plain HTTP/1.x: Communiqué configures neither TLS nor HTTP/2, whose handshakes gthread does in
 its threads.
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER as STOP_LINGER
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 ARRIVAL_TIMEOUT_SECONDS = 10.0
@@ -46,6 +47,7 @@ _CHUNKED = re.compile(rb"\r\ntransfer-encoding[ \t]*:", re.IGNORECASE)
 _READ_SIZE = 65536
 _REQUEST_TIMEOUT = b"408 Request Timeout"
 _HEAD_TOO_LARGE = b"431 Request Header Fields Too Large"
+_STOPPING = b"503 Service Unavailable"
 
 
 @dataclass
@@ -63,6 +65,13 @@ class HeadFirstWorker(ThreadWorker):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._arriving: dict[TConn, _Arrival] = {}
+        self._stop_deadline: float | None = None
+        """When stopping: the time by which a request still coming must have come."""
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        if self._stop_deadline is None:
+            self._stop_deadline = time.monotonic() + STOP_LINGER
+        super().handle_exit(sig, frame)
 
     def accept(self, listener: Any) -> None:
         try:
@@ -149,18 +158,21 @@ class HeadFirstWorker(ThreadWorker):
         super().enqueue_req(conn)
 
     def murder_pending(self) -> None:
-        """Also close the connections whose request is late, or all unfinished ones if stopping."""
+        """Also close the connections whose request is late. Once stopping, every request
+        still coming gets `STOP_KEEPALIVE_LINGER` more seconds at most."""
         super().murder_pending()
         now = time.monotonic()
         for conn, arrival in list(self._arriving.items()):
-            if not self.alive or not arrival.data:
-                if self.alive and arrival.deadline > now:
-                    continue
+            if now < min(arrival.deadline, self._stop_deadline or arrival.deadline):
+                continue
+            if not arrival.data:
                 self._close(conn)
-            elif arrival.deadline <= now:
+            elif self._stop_deadline is None:
                 part = "head" if arrival.size is None else "body"
                 late = f"the request {part} did not come within {ARRIVAL_TIMEOUT_SECONDS:g} s"
                 self._close(conn, _REQUEST_TIMEOUT, late)
+            else:
+                self._close(conn, _STOPPING, "the server is stopping; send the request again")
 
     def _close(self, conn: TConn, status: bytes = b"", message: str = "") -> None:
         """Close `conn`, first answering `status` with `message` if given (best effort: the

@@ -12,6 +12,7 @@ import requests
 
 from communique import lru
 from communique.web import replay
+from communique.web.security import MAX_HEADER_FIELD_BYTES
 from tests.conftest import ServerProcess, StubReply
 
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
@@ -104,6 +105,37 @@ def test_head_of_a_kept_page_has_no_body(one_worker):
     head = requests.head(url, timeout=10)
     assert head.status_code == 200 and head.content == b""
     assert int(head.headers["Content-Length"]) > 0
+
+
+def test_a_replayed_answer_still_checks_the_headers_and_is_logged(one_worker):
+    """A kept answer is not a way round the header limits, and the access log and metrics see
+    it, with the client's own request id."""
+    query = COUNT + " # checked"
+    ask(one_worker, query)
+    refused = requests.get(
+        one_worker.sparql,
+        params={"query": query},
+        headers={**JSON, "X-Padding": "a" * (MAX_HEADER_FIELD_BYTES + 1)},
+        timeout=10,
+    )
+    assert refused.status_code == 431
+    replayed = ask(one_worker, query, **{"X-Request-Id": "replay-trace-1"})
+    assert replayed.headers["X-Request-Id"] == "replay-trace-1"
+    log_line = next(
+        line for line in one_worker.log().splitlines() if "request_id=replay-trace-1" in line
+    )
+    assert "status=200" in log_line and "query=" in log_line
+
+
+def test_a_get_with_a_body_is_not_replayed(one_worker):
+    query = COUNT + " # with a body"
+    ask(one_worker, query)
+    before = evaluations(one_worker)
+    response = requests.get(
+        one_worker.sparql, params={"query": query}, headers=JSON, data=b"x", timeout=10
+    )
+    assert response.status_code == 200
+    assert evaluations(one_worker) == before + 1
 
 
 def test_errors_are_never_kept(one_worker):

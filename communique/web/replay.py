@@ -1,55 +1,86 @@
-"""Repeated requests answered from memory, without running their view again.
+"""Repeated requests answered from memory, before the app runs again.
 
 A GET or HEAD answered 200 with a public ``Cache-Control`` (pages, RDF documents, SPARQL answers,
 the dataset's descriptions) is kept by the web worker process that made it, as sent (gzipped or
-not), keyed by the publication version, the URL, and the request headers a response may vary on
-(`variant`). The same request later is answered from it: the security checks and the rate-limit
-admission run first, as for any request, and the per-request headers (request id) are set afresh.
-A new data version makes new keys, so a reload never replays stale content.
+not), keyed by the publication version, the scheme and host, and the request headers a response
+may vary on (`variant`). The same request later is answered from it by `ReplayApp`, a WSGI
+middleware inside the access log and metrics, without running the Flask app: only the header
+limits are checked again (everything else checked depends on the request target, which is part
+of the key), and the request id is set afresh. A kept answer costs no query time, so the rate
+limits do not apply to it. A new data version makes new keys, so a reload never replays stale
+content.
 
 Not kept or not replayed: conditional requests (the view answers 304 at once), requests asking
 for a fresh answer (``Cache-Control: no-cache``, ``no-store``, ``max-age=0``, ``Pragma:
-no-cache``), streamed responses (dumps), and responses a view marks with `do_not_keep` (a SPARQL
-answer that called other endpoints through SERVICE). The kept bytes are bounded by
-``--response-cache`` MiB per web worker, least recently used out first, and one response by an
-eighth of that.
+no-cache``), requests with a body, streamed responses (dumps), and responses a view marks with
+`do_not_keep` (a SPARQL answer that called other endpoints through SERVICE). The kept bytes are
+bounded by ``--response-cache`` MiB per web worker, least recently used out first, and one
+response by an eighth of that.
 """
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g, request
+from werkzeug.http import parse_accept_header
 
+from communique.errors import HeaderTooLarge
 from communique.lru import LruCache
-from communique.web.state import current_state
+from communique.web.http import REQUEST_ID_ENVIRON_KEY, REQUEST_ID_HEADER, request_id_for
+from communique.web.observability import QUERY_HASH_KEY
+from communique.web.security import check_header_fields
+from communique.web.state import EXTENSION_KEY as STATE_KEY
+from communique.web.state import AppState
 
-EXTENSION_KEY = "communique.replay"
 MEBIBYTE = 1 << 20
 LARGEST_SHARE = 8
 """One response may hold at most 1/LARGEST_SHARE of the cache."""
 FRESH_DIRECTIVES = frozenset({"no-cache", "no-store", "max-age=0"})
-_REPLAYED = "replayed"
+KEY_ENVIRON_KEY = "communique.replay.key"
 _DO_NOT_KEEP = "do_not_keep"
 
 
 @dataclass(frozen=True)
 class KeptResponse:
-    status: int
+    status: str
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    query_hash: str | None
 
 
 def init_app(app: Flask) -> None:
-    """Register the replay; call after the hooks that must run before it (security checks,
-    rate-limit admission, the access log's query hash)."""
-    megabytes = app.extensions["communique"].settings.response_cache
+    """Register the replay; call before `observability.init_app`, whose middleware must wrap
+    this one (a replayed answer is logged and counted like any other)."""
+    megabytes = app.extensions[STATE_KEY].settings.response_cache
     if megabytes <= 0:
         return
     limit = megabytes * MEBIBYTE
-    app.extensions[EXTENSION_KEY] = LruCache[KeptResponse](limit, limit // LARGEST_SHARE)
-    app.before_request(replay)
+    cache = LruCache[KeptResponse](limit, limit // LARGEST_SHARE)
+    app.wsgi_app = ReplayApp(app.wsgi_app, cache, app.extensions[STATE_KEY])
     # after_request hooks run in reverse order of registration: first in the list, last to run,
     # so the response is kept as sent (gzipped, with its security headers).
-    app.after_request_funcs.setdefault(None, []).insert(0, keep)
+    app.after_request_funcs.setdefault(None, []).insert(0, lambda response: keep(cache, response))
+
+
+class ReplayApp:
+    """WSGI middleware: the kept response for this request if there is one, else the app."""
+
+    def __init__(self, wsgi_app: Callable, cache: LruCache[KeptResponse], state: AppState):
+        self.wsgi_app = wsgi_app
+        self.cache = cache
+        self.state = state
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        key = replay_key(environ, self.state.publication.version)
+        kept = self.cache.get(key) if key is not None else None
+        if kept is None or not _within_header_limits(environ):
+            environ[KEY_ENVIRON_KEY] = key
+            return self.wsgi_app(environ, start_response)
+        if kept.query_hash is not None:
+            environ[QUERY_HASH_KEY] = kept.query_hash
+        request_id = request_id_for(environ.get(REQUEST_ID_ENVIRON_KEY, ""))
+        start_response(kept.status, [*kept.headers, (REQUEST_ID_HEADER, request_id)])
+        return [] if environ["REQUEST_METHOD"] == "HEAD" else [kept.body]
 
 
 def do_not_keep() -> None:
@@ -57,48 +88,37 @@ def do_not_keep() -> None:
     g.setdefault(_DO_NOT_KEEP, True)
 
 
-def replay() -> Response | None:
-    key = _key()
-    if key is None:
-        return None
-    kept = current_app.extensions[EXTENSION_KEY].get(key)
-    if kept is None:
-        return None
-    g.setdefault(_REPLAYED, True)
-    return Response(kept.body, kept.status, headers=list(kept.headers))
-
-
-def keep(response: Response) -> Response:
+def keep(cache: LruCache[KeptResponse], response: Response) -> Response:
+    key = request.environ.get(KEY_ENVIRON_KEY)
     if (
-        response.status_code != 200
+        key is None
+        or response.status_code != 200
         or response.is_streamed
         or response.direct_passthrough
-        or g.get(_REPLAYED)
         or g.get(_DO_NOT_KEEP)
         or not _public(response.headers.get("Cache-Control", ""))
     ):
         return response
-    key = _key()
-    if key is not None:
-        body = response.get_data()
-        headers = tuple(
-            (name, value) for name, value in response.headers.items() if name != "X-Request-Id"
-        )
-        kept = KeptResponse(response.status_code, headers, body)
-        current_app.extensions[EXTENSION_KEY].put(key, kept, len(body) + 64 * len(headers))
+    body = response.get_data()
+    headers = tuple(
+        (name, value) for name, value in response.headers.items() if name != REQUEST_ID_HEADER
+    )
+    kept = KeptResponse(response.status, headers, body, request.environ.get(QUERY_HASH_KEY))
+    cache.put(key, kept, len(body) + 64 * len(headers))
     return response
 
 
-def _key() -> tuple | None:
+def replay_key(environ: dict, version: str) -> tuple | None:
     """What a kept response must match, or None when this request may not use one."""
-    if request.method not in ("GET", "HEAD"):
+    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or _has_body(environ):
         return None
-    environ = request.environ
     if "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ:
         return None
     if _asks_for_fresh(environ.get("HTTP_CACHE_CONTROL"), environ.get("HTTP_PRAGMA")):
         return None
-    return (current_state().publication.version, request.host_url, *variant(environ))
+    host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
+    origin = (environ.get("wsgi.url_scheme"), host, environ.get("SCRIPT_NAME", ""))
+    return (version, *origin, *variant(environ))
 
 
 def variant(environ: dict) -> tuple[str, ...]:
@@ -108,12 +128,26 @@ def variant(environ: dict) -> tuple[str, ...]:
     target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if target is None:
         target = environ.get("PATH_INFO", "") + "?" + environ.get("QUERY_STRING", "")
+    gzip = parse_accept_header(environ.get("HTTP_ACCEPT_ENCODING")).quality("gzip") > 0
     return (
         target,
         environ.get("HTTP_ACCEPT", ""),
         environ.get("HTTP_ACCEPT_LANGUAGE", ""),
-        str(request.accept_encodings.quality("gzip") > 0),
+        str(gzip),
     )
+
+
+def _has_body(environ: dict) -> bool:
+    return environ.get("CONTENT_LENGTH", "") not in ("", "0") or "HTTP_TRANSFER_ENCODING" in environ
+
+
+def _within_header_limits(environ: dict) -> bool:
+    """False when the app must answer instead (it refuses the headers with 431)."""
+    try:
+        check_header_fields(environ)
+    except HeaderTooLarge:
+        return False
+    return True
 
 
 def _asks_for_fresh(cache_control: str | None, pragma: str | None) -> bool:

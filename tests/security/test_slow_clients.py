@@ -145,6 +145,22 @@ def test_expect_100_continue_is_answered_before_the_body_is_sent(slow_target):
     assert answer.endswith(b'"boolean":true}')
 
 
+def test_a_request_coming_as_the_server_stops_is_still_answered(dataset_files, tmp_path):
+    """A graceful stop (or a reload, which stops the old workers) does not drop a request whose
+    head is still coming, if it comes within the linger."""
+    server = start_server("--data", str(dataset_files[0]), workdir=tmp_path)
+    try:
+        with _clients_sending(server, HEAD[:30], 1) as (connection,):
+            server.terminate()
+            time.sleep(0.5)
+            connection.sendall(HEAD[30:] + b"Connection: close\r\n\r\n")
+            answer = parse_response(_read_answer(connection, 10))
+    finally:
+        server.stop()
+    assert answer.status == 200
+    assert answer.body.endswith(b'"boolean":true}')
+
+
 def test_a_stopping_server_does_not_wait_for_slow_clients(dataset_files, tmp_path):
     server = start_server("--data", str(dataset_files[0]), workdir=tmp_path)
     try:
