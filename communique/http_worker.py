@@ -9,7 +9,9 @@ This worker reads each request itself, without blocking, in the loop that accept
 and hands it to a thread only once it has all come: the head, then a body of declared length up
 to `MAX_BODY_BYTES`, for which it answers ``Expect: 100-continue`` itself as a reverse proxy
 does. A chunked or larger body is read by the thread, each read waiting at most
-`READ_TIMEOUT_SECONDS` (``SO_RCVTIMEO``). A head over `MAX_HEAD_BYTES` gets 431. The head must
+`READ_TIMEOUT_SECONDS` (``SO_RCVTIMEO``); each write of a response waits at most
+`WRITE_TIMEOUT_SECONDS` for a client that stopped reading (``SO_SNDTIMEO``, against slow
+reads). A head over `MAX_HEAD_BYTES` gets 431. The head must
 come within `ARRIVAL_TIMEOUT_SECONDS` of the connection being accepted (or readable again after
 a response), and the body within as long again: otherwise the connection is closed, with 408 if
 part of the request had come. A stopping worker gives a request still coming gthread's linger
@@ -35,6 +37,7 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 
 ARRIVAL_TIMEOUT_SECONDS = 10.0
 READ_TIMEOUT_SECONDS = 10
+WRITE_TIMEOUT_SECONDS = 30
 MAX_HEAD_BYTES = 65536
 """Above the app's own limits (an 8190-byte request line and 32 KiB of header fields)."""
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -81,9 +84,11 @@ class HeadFirstWorker(ThreadWorker):
                 raise
             return
         self.nr_conns += 1
-        client.setsockopt(
-            socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", READ_TIMEOUT_SECONDS, 0)
-        )
+        for option, seconds in (
+            (socket.SO_RCVTIMEO, READ_TIMEOUT_SECONDS),
+            (socket.SO_SNDTIMEO, WRITE_TIMEOUT_SECONDS),
+        ):
+            client.setsockopt(socket.SOL_SOCKET, option, struct.pack("ll", seconds, 0))
         self._await_request(TConn(self.cfg, client, address, listener.getsockname()), b"")
 
     def on_client_socket_readable(self, conn: TConn, client: socket.socket) -> None:
