@@ -60,6 +60,8 @@ class _Arrival:
     data: bytearray
     deadline: float
     size: int | None = None
+    searched: int = 0
+    """How much of `data` is known to hold no end of head (each byte is searched once)."""
 
 
 class HeadFirstWorker(ThreadWorker):
@@ -134,8 +136,9 @@ class HeadFirstWorker(ThreadWorker):
         """Whether the whole request is in `arrival` (or as much as is read here). When its head
         has just come, the size to wait for is set and the deadline starts again for the body."""
         if arrival.size is None:
-            end = arrival.data.find(_END_OF_HEAD) + 2
+            end = arrival.data.find(_END_OF_HEAD, arrival.searched) + 2
             if end < 2:
+                arrival.searched = max(0, len(arrival.data) - len(_END_OF_HEAD) + 1)
                 return False
             head = bytes(arrival.data[:end])
             declared = _CONTENT_LENGTH.search(head)
