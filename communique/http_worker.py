@@ -108,7 +108,7 @@ class HeadFirstWorker(ThreadWorker):
     def _await_request(self, conn: TConn, data: bytes) -> None:
         arrival = _Arrival(bytearray(data), time.monotonic() + ARRIVAL_TIMEOUT_SECONDS)
         if self._has_come(conn, arrival):
-            self._hand_to_thread(conn, data)
+            self._hand_to_thread(conn, bytes(arrival.data))
             return
         self._arriving[conn] = arrival
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._read, conn))
