@@ -1,14 +1,18 @@
-"""Property-based fuzzing of a real server: SPARQL texts, URL paths and request headers.
+"""Property-based fuzzing of a real server: SPARQL texts, URL paths, request headers and raw
+byte streams.
 
 Whatever arrives, the answer is never a 5xx other than the documented 503 (time limit, busy),
 never a hang, and never without the security headers. The run lasts about ``FUZZ_SECONDS``
-(default 60; ``make fuzz`` sets 600), shared by the three tests.
+(default 60; ``make fuzz`` sets 600), shared by the four tests.
 """
 
 import os
+import re
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -18,10 +22,10 @@ from requests.structures import CaseInsensitiveDict
 
 from tests.conftest import ServerProcess
 from tests.security.conftest import AttackOutcome, header_problems
-from tests.security.raw_http import raw_request
+from tests.security.raw_http import TIMEOUT_SECONDS, raw_request
 
 FUZZ_SECONDS = float(os.environ.get("FUZZ_SECONDS", "60"))
-SHARES = {"sparql": 0.5, "paths": 0.25, "headers": 0.25}
+SHARES = {"sparql": 0.45, "paths": 0.2, "headers": 0.2, "streams": 0.15}
 EXAMPLES_PER_ROUND = 25
 SERVER_TIMEOUT = 2
 FUZZ_MARGIN_SECONDS = 120
@@ -94,6 +98,42 @@ headers = st.lists(
     ),
     max_size=8,
 )
+
+STREAM_PIECES = (
+    b"GET ", b"POST ", b"HEAD ", b"OPTIONS ", b"/sparql", b"/page/id/alice", b"/", b"?query=",
+    b"ASK%7B%7D", b" HTTP/1.1", b" HTTP/1.0", b" HTTP/2", b"\r\n", b"\n", b"\r", b"\r\n\r\n",
+    b"Host: x", b"Content-Length: 5", b"Content-Length: 0", b"Content-Length: -1",
+    b"Content-Length: 99999999999", b"Content-Length: 1e3", b"Transfer-Encoding: chunked",
+    b"Expect: 100-continue", b"Connection: close", b"Connection: keep-alive",
+    b"Content-Type: application/x-www-form-urlencoded", b"0\r\n\r\n", b"5\r\nhello\r\n",
+    b"query=ASK%7B%7D", b": ", b" ", b"\t", b"\x00", b"\xff",
+)  # fmt: skip
+stream_pieces = st.one_of(st.sampled_from(STREAM_PIECES), st.binary(max_size=8))
+framed_requests = st.tuples(
+    st.sampled_from((b"GET", b"POST", b"HEAD")),
+    st.sampled_from((b"/sparql?query=ASK%7B%7D", b"/sparql", b"/", b"/page/id/alice")),
+    st.lists(st.lists(stream_pieces, max_size=4).map(b"".join), max_size=6),
+    st.lists(stream_pieces, max_size=6).map(b"".join),
+).map(
+    lambda parts: (
+        parts[0]
+        + b" "
+        + parts[1]
+        + b" HTTP/1.1\r\nHost: x\r\n"
+        + b"".join(line + b"\r\n" for line in parts[2])
+        + b"\r\n"
+        + parts[3]
+    )
+)
+streams = st.tuples(
+    st.one_of(
+        st.lists(stream_pieces, max_size=40).map(b"".join),
+        st.lists(framed_requests, min_size=1, max_size=3).map(b"".join),
+    ),
+    st.lists(st.integers(1, 64), max_size=4),
+)
+"""Bytes of one or more requests, good or broken, and where to split them into packets."""
+STATUS_LINE = re.compile(rb"HTTP/1\.[01] (\d{3}) ")
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +240,31 @@ def test_fuzz_headers(fuzz_server, attack_log):
     count = fuzz_for(FUZZ_SECONDS * SHARES["headers"], examples, check)
     attack_log.append(AttackOutcome("fuzz", f"{count} header sets {dict(statuses)}"))
     assert count >= EXAMPLES_PER_ROUND
+
+
+@pytest.mark.timeout(FUZZ_SECONDS * SHARES["streams"] + FUZZ_MARGIN_SECONDS)
+def test_fuzz_byte_streams(fuzz_server, attack_log):
+    """Requests as raw bytes in packets, then the end of the client's stream: every answer is
+    sound, and the connection ends at once (an unfinished request is not waited for)."""
+    statuses = Counter()
+    parts = urlsplit(fuzz_server.url)
+
+    def check(example: tuple[bytes, list[int]]) -> None:
+        data, splits = example
+        started = time.perf_counter()
+        with socket.create_connection((parts.hostname, parts.port), TIMEOUT_SECONDS) as sock:
+            for size in splits:
+                sock.sendall(data[:size])
+                data = data[size:]
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+            received = b"".join(iter(lambda: sock.recv(65536), b""))
+        answers = [int(status) for status in STATUS_LINE.findall(received)]
+        statuses.update(answers or ["closed"])
+        for status in answers:
+            assert_sound(status, {}, time.perf_counter() - started)
+
+    count = fuzz_for(FUZZ_SECONDS * SHARES["streams"], streams, check)
+    attack_log.append(AttackOutcome("fuzz", f"{count} byte streams {dict(statuses)}"))
+    assert count >= EXAMPLES_PER_ROUND
+    assert requests.get(fuzz_server.sparql, params={"query": "ASK {}"}, timeout=10).ok
