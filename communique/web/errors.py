@@ -3,9 +3,9 @@
 ``{"error": message, "status": code, "request_id": id}``, plus ``line`` and ``column`` for a
 query syntax error and ``offered`` (media types) for a 406. `CommuniqueError` brings its status
 and headers (``Retry-After``...); Werkzeug's HTTP errors (404, 405 with ``Allow``, 413...) take
-the same shape; a body that stopped coming (the web worker's read timeout) is a 408; anything
-else is a bug: logged with its traceback and answered with a generic 500 that reveals nothing but
-the request id.
+the same shape; a body that stopped coming (the web worker's read timeout) is a 408, one that
+gunicorn cannot parse when it is read (a bad chunk) a 400; anything else is a bug: logged with
+its traceback and answered with a generic 500 that reveals nothing but the request id.
 """
 
 import json
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, request
+from gunicorn.http.errors import ParseException as MalformedRequest
 from markupsafe import escape
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 
@@ -68,6 +69,8 @@ def _reply_for(error: Exception) -> ErrorReply:
             "Request Timeout",
             f"the request body stopped arriving: no part of it came for {READ_TIMEOUT_SECONDS} s",
         )
+    if isinstance(error, MalformedRequest):
+        return ErrorReply(400, "Bad Request", f"the request body is malformed: {error}")
     if isinstance(error, HTTPException):
         headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
         return ErrorReply(error.code or 500, error.name, error.description or error.name, headers)
