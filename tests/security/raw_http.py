@@ -45,11 +45,33 @@ def raw_request(
     request = b"\r\n".join(lines) + b"\r\n\r\n" + body
     with socket.create_connection((parts.hostname, parts.port), timeout=TIMEOUT_SECONDS) as sock:
         sock.sendall(request)
-        received = _read_all(sock)
+        received = read_all(sock)
     return parse_response(received)
 
 
-def _read_all(sock: socket.socket) -> bytes:
+def send_stream(
+    base_url: str,
+    data: bytes,
+    packets: list[int] | tuple[int, ...] = (),
+    timeout: float = TIMEOUT_SECONDS,
+) -> bytes:
+    """Send `data` as it is, in packets of the sizes in `packets` and then the rest, end the
+    client's stream (half-close), and return all the server sends back."""
+    parts = urlsplit(base_url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
+        sent = 0
+        for size in packets:
+            sock.sendall(data[sent : sent + size])
+            sent += size
+        sock.sendall(data[sent:])
+        sock.shutdown(socket.SHUT_WR)
+        return read_all(sock)
+
+
+def read_all(sock: socket.socket, timeout: float | None = None) -> bytes:
+    """What `sock` receives until the server closes it (`timeout` for each read, if given)."""
+    if timeout is not None:
+        sock.settimeout(timeout)
     chunks = []
     while chunk := sock.recv(65536):
         chunks.append(chunk)

@@ -8,11 +8,9 @@ never a hang, and never without the security headers. The run lasts about ``FUZZ
 
 import os
 import re
-import socket
 import time
 from collections import Counter
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -22,7 +20,7 @@ from requests.structures import CaseInsensitiveDict
 
 from tests.conftest import ServerProcess
 from tests.security.conftest import AttackOutcome, header_problems
-from tests.security.raw_http import TIMEOUT_SECONDS, raw_request
+from tests.security.raw_http import raw_request, send_stream
 
 FUZZ_SECONDS = float(os.environ.get("FUZZ_SECONDS", "60"))
 SHARES = {"sparql": 0.45, "paths": 0.2, "headers": 0.2, "streams": 0.15}
@@ -248,19 +246,11 @@ def test_fuzz_byte_streams(fuzz_server, attack_log):
     """Requests as raw bytes in packets, then the end of the client's stream: every answer is
     sound, and the connection ends at once (an unfinished request is not waited for)."""
     statuses = Counter()
-    parts = urlsplit(fuzz_server.url)
 
     def check(example: tuple[bytes, list[int]]) -> None:
-        data, splits = example
+        data, packets = example
         started = time.perf_counter()
-        with socket.create_connection((parts.hostname, parts.port), TIMEOUT_SECONDS) as sock:
-            sent = 0
-            for size in splits:
-                sock.sendall(data[sent : sent + size])
-                sent += size
-            sock.sendall(data[sent:])
-            sock.shutdown(socket.SHUT_WR)
-            received = b"".join(iter(lambda: sock.recv(65536), b""))
+        received = send_stream(fuzz_server.url, data, packets)
         answers = [int(status) for status in STATUS_LINE.findall(received)]
         statuses.update(answers or ["closed"])
         for status in answers:

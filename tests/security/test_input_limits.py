@@ -2,8 +2,6 @@
 media types get this app's JSON 4xx; beyond gunicorn's own (higher) limits, gunicorn refuses."""
 
 import json
-import socket
-from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -18,7 +16,7 @@ from communique.web.security import (
     MAX_TARGET_BYTES,
 )
 from tests.security.conftest import AttackOutcome
-from tests.security.raw_http import RawResponse, parse_response, raw_request
+from tests.security.raw_http import RawResponse, parse_response, raw_request, send_stream
 
 QUERY_BODY = {"Content-Type": "application/sparql-query"}
 MAX_QUERY_BYTES = 65536
@@ -217,12 +215,8 @@ def test_odd_content_types_get_415(hostile_server, content_type, words):
 )
 def test_a_malformed_chunked_body_gets_400(hostile_server, attack_log, case, chunks):
     """gunicorn parses a chunked body only when the app reads it; its refusal is a 400."""
-    parts = urlsplit(hostile_server.url)
     head = b"POST /sparql HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
     head += b"Content-Type: application/sparql-query\r\nConnection: close\r\n\r\n"
-    with socket.create_connection((parts.hostname, parts.port), timeout=10) as connection:
-        connection.sendall(head + chunks)
-        connection.shutdown(socket.SHUT_WR)
-        response = parse_response(b"".join(iter(lambda: connection.recv(65536), b"")))
+    response = parse_response(send_stream(hostile_server.url, head + chunks, timeout=10))
     assert_our_error(response, 400, "the request body is malformed")
     attack_log.append(AttackOutcome("encoding", case, 400))

@@ -13,7 +13,7 @@ import requests
 from communique.http_worker import ARRIVAL_TIMEOUT_SECONDS, MAX_HEAD_BYTES
 from tests.conftest import ServerProcess, start_server
 from tests.security.conftest import AttackOutcome
-from tests.security.raw_http import parse_response
+from tests.security.raw_http import parse_response, read_all
 
 SLOW_CONNECTIONS = 40
 """More than the server's web threads (2 workers × 8)."""
@@ -57,14 +57,6 @@ def _clients_sending(server: ServerProcess, data: bytes, count: int) -> Iterator
         yield connections
 
 
-def _read_answer(connection: socket.socket, timeout: float) -> bytes:
-    connection.settimeout(timeout)
-    received = b""
-    while chunk := connection.recv(65536):
-        received += chunk
-    return received
-
-
 def _timed_ask(server: ServerProcess) -> tuple[int, float]:
     started = time.monotonic()
     response = requests.get(server.sparql, params={"query": "ASK {}"}, timeout=30)
@@ -95,7 +87,7 @@ def test_a_request_that_stops_coming_gets_408(slow_target, attack_log):
         _clients_sending(slow_target, part_of_body, 1) as (late_body,),
     ):
         started = time.monotonic()
-        answers = [parse_response(_read_answer(c, 30)) for c in (late_head, late_body)]
+        answers = [parse_response(read_all(c, 30)) for c in (late_head, late_body)]
         waited = time.monotonic() - started
     for answer, part in zip(answers, ("head", "body"), strict=True):
         assert answer.status == 408
@@ -107,7 +99,7 @@ def test_a_request_that_stops_coming_gets_408(slow_target, attack_log):
 
 def test_a_head_over_the_limit_gets_431(slow_target, attack_log):
     with _clients_sending(slow_target, HEAD + b"X-Long: " + b"a" * MAX_HEAD_BYTES, 1) as (c,):
-        answer = parse_response(_read_answer(c, 10))
+        answer = parse_response(read_all(c, 10))
     assert answer.status == 431
     assert f"over {MAX_HEAD_BYTES} bytes" in answer.text
     attack_log.append(AttackOutcome("slow clients", "endless head", answer.status))
@@ -127,7 +119,7 @@ def test_requests_split_across_packets_pipelined_and_chunked_are_answered(slow_t
         for piece in pieces:
             connection.sendall(piece)
             time.sleep(0.2)
-        received = _read_answer(connection, 10)
+        received = read_all(connection, 10)
     assert received.count(b"HTTP/1.1 200 OK") == 4
     assert received.count(b'"boolean":true') == 4
 
@@ -139,7 +131,7 @@ def test_expect_100_continue_is_answered_before_the_body_is_sent(slow_target):
         connection.sendall(head)
         assert connection.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
         connection.sendall(FORM)
-        answer = _read_answer(connection, 10)
+        answer = read_all(connection, 10)
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"100 Continue" not in answer
     assert answer.endswith(b'"boolean":true}')
@@ -154,7 +146,7 @@ def test_a_request_coming_as_the_server_stops_is_still_answered(dataset_files, t
             server.terminate()
             time.sleep(0.5)
             connection.sendall(HEAD[30:] + b"Connection: close\r\n\r\n")
-            answer = parse_response(_read_answer(connection, 10))
+            answer = parse_response(read_all(connection, 10))
     finally:
         server.stop()
     assert answer.status == 200
