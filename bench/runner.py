@@ -3,7 +3,8 @@
 Every server is pinned to `SERVER_CORE` and the load client to the other cores. Per size:
 
 1. generate the graph (cached by size and seed) and validate it (`communique validate`);
-2. start Communiqué (in memory), the Oxigraph server (on disk) and rdflib-endpoint (up to
+2. start Communiqué (in memory), the Oxigraph server (on disk), the issue's reference (a
+   minimal Flask app over in-memory pyoxigraph, `bench.reference`) and rdflib-endpoint (up to
    `Plan.rdflib_max`); check that every engine returns the same number of results per query;
 3. latency of the query mix, requests interleaved across servers; throughput at each client
    count; peak memory of each process tree throughout;
@@ -308,6 +309,12 @@ def start_servers(plan: Plan, size: int, data: Path, workdir: Path) -> list[Serv
     try:
         running.append(launch.start_communique(data, workdir, core=SERVER_CORE))
         running.append(launch.start_oxigraph(data, workdir, core=SERVER_CORE))
+        defaults = Settings()
+        running.append(
+            launch.start_reference(
+                data, workdir, core=SERVER_CORE, workers=defaults.workers, threads=defaults.threads
+            )
+        )
         if size <= plan.rdflib_max:
             running.append(launch.start_rdflib_endpoint(data, workdir, core=SERVER_CORE))
     except BaseException:

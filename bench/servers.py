@@ -3,6 +3,8 @@
 * Communiqué: ``communique serve --data X`` (in memory, or ``--store-dir``).
 * Oxigraph server: ``oxigraph load`` into an on-disk store, then ``oxigraph serve-read-only``.
 * rdflib-endpoint: the pure-rdflib reference (``rdflib-endpoint serve``).
+* The issue's reference: a minimal Flask app over an in-memory pyoxigraph store, under the same
+  gunicorn settings as Communiqué (`bench.reference`).
 * The Python ceiling: a minimal Flask app returning recorded bytes, under the same gunicorn
   settings as Communiqué (`bench.ceiling`).
 * nginx, when installed: static files, and the project's caching proxy (``deploy/nginx``).
@@ -34,6 +36,7 @@ START_TIMEOUT_SECONDS = 900
 NGINX_START_SECONDS = 30
 STOP_TIMEOUT_SECONDS = 20
 MEMORY_SAMPLE_SECONDS = 0.5
+ROOT_PROBE = Request("probe", "/")
 REPOSITORY = Path(__file__).resolve().parent.parent
 NGINX_CONFIG = REPOSITORY / "deploy" / "nginx" / "communique.conf"
 
@@ -336,19 +339,60 @@ def start_ceiling(
     recordings: Path, workdir: Path, *, core: int, workers: int, threads: int
 ) -> ServerProcess:
     """The minimal Flask app under gunicorn with Communiqué's worker settings."""
+    return _start_gunicorn(
+        "python-ceiling",
+        "bench.ceiling:app",
+        {"BENCH_RECORDINGS": str(recordings)},
+        workdir,
+        core=core,
+        workers=workers,
+        threads=threads,
+    )
+
+
+def start_reference(
+    data: Path, workdir: Path, *, core: int, workers: int, threads: int
+) -> ServerProcess:
+    """The issue's reference (`bench.reference`) on `data`, with Communiqué's worker settings;
+    startup and load time = until it answers (it loads before gunicorn forks its workers)."""
+    started = time.perf_counter()
+    server = _start_gunicorn(
+        "minimal-pyoxigraph",
+        "bench.reference:app",
+        {"BENCH_DATA": str(data)},
+        workdir,
+        core=core,
+        workers=workers,
+        threads=threads,
+        probe=Request("probe", "/query?query=ASK%7B%7D"),
+    )
+    server.query_path = "/query"
+    server.startup_seconds = server.load_seconds = time.perf_counter() - started
+    return server
+
+
+def _start_gunicorn(
+    name: str,
+    app: str,
+    env: dict[str, str],
+    workdir: Path,
+    *,
+    core: int,
+    workers: int,
+    threads: int,
+    probe: Request = ROOT_PROBE,
+) -> ServerProcess:
     port = free_port()
     command = [
         venv_tool("gunicorn"),
         *("--bind", f"{HOST}:{port}", "--workers", str(workers), "--threads", str(threads)),
         *("--worker-class", "gthread", "--preload", "--keep-alive", "5", "--log-level", "warning"),
-        "bench.ceiling:app",
+        app,
     ]
-    log_path = workdir / f"ceiling-{time.monotonic_ns()}.log"
-    process = _spawn(
-        command, core, log_path, cwd=str(REPOSITORY), env={"BENCH_RECORDINGS": str(recordings)}
-    )
-    server = ServerProcess("python-ceiling", process, port, "", log_path=log_path)
-    wait_until_answering(server, Request("probe", "/"))
+    log_path = workdir / f"{name}-{time.monotonic_ns()}.log"
+    process = _spawn(command, core, log_path, cwd=str(REPOSITORY), env=env)
+    server = ServerProcess(name, process, port, "", log_path=log_path)
+    wait_until_answering(server, probe)
     return server
 
 

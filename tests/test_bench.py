@@ -1,8 +1,8 @@
 """The benchmark's smoke test: the generator's graphs, and one tiny side-by-side round at 10³.
 
-The round runs the real servers (Communiqué, the Oxigraph server, the Python ceiling, nginx when
-installed) on loopback for a fraction of a second each; it checks that the harness measures and
-reports, not how fast anything is.
+The round runs the real servers (Communiqué, the Oxigraph server, the issue's reference, the
+Python ceiling, nginx when installed) on loopback for a fraction of a second each; it checks that
+the harness measures and reports, not how fast anything is.
 """
 
 import os
@@ -111,6 +111,15 @@ def test_a_tiny_round_measures_every_query_on_both_engines(tiny_report: str) -> 
     assert len(rows) == 15 + 1  # the queries and the geometric mean
     assert "failed" not in latency
     assert "**differ**" not in latency
+    assert "minimal-pyoxigraph / oxigraph" in latency  # the issue's reference ran beside them
+
+
+def test_a_tiny_round_measures_the_reference_on_the_query_targets(tiny_report: str) -> None:
+    section = tiny_report.split("## The reference on the same targets")[1].split("\n## ")[0]
+    slowest = [line for line in section.splitlines() if line.startswith("| slowest query")]
+    assert len(slowest) == 1 and "at 1,000" in slowest[0]
+    reference_figure, communique_figure = slowest[0].split(" | ")[2:4]
+    assert reference_figure.endswith("×") and communique_figure.split()[0].endswith("×")
 
 
 def test_a_tiny_round_reports_memory_throughput_and_the_machine(tiny_report: str) -> None:
