@@ -369,6 +369,19 @@ def test_from_outside_the_published_graphs_is_refused(server):
     assert response.json()["status"] == 400
 
 
+def test_a_text_accepted_with_a_protocol_dataset_is_still_checked_without_one(server):
+    """The endpoint remembers its pre-checks per text: never across the two kinds of dataset."""
+    query = PREFIX + "SELECT ?name FROM <http://example.org/elsewhere> WHERE { ?s ex:name ?name }"
+    for _ in range(2):
+        with_dataset = {"query": query, "default-graph-uri": EX + "g2", "format": "json"}
+        answer = requests.get(server.sparql, params=with_dataset, timeout=10)
+        assert answer.status_code == 200
+        assert answer.json()["results"]["bindings"][0]["name"]["value"] == "Carol"
+        refused = requests.get(server.sparql, params={"query": query}, timeout=10)
+        assert refused.status_code == 400
+        assert "http://example.org/elsewhere" in refused.json()["error"]
+
+
 # --- read-only --------------------------------------------------------------------------------
 
 

@@ -65,6 +65,9 @@ TEXT_MEDIA_TYPE_SUFFIX = "; charset=utf-8"
 CACHE_CONTROL = "public, max-age=60"
 RESULT_LIMIT_HEADER = "Communique-Result-Limit"
 RESULT_TRUNCATED_HEADER = "Communique-Result-Truncated"
+INSPECTION_BYTES_PER_CHARACTER = 3
+"""What a kept `QueryInfo` holds per character of its query: the text, the checked text, the
+prologue."""
 READ_ONLY_MESSAGE = "this endpoint is read-only: SPARQL Update is not accepted"
 
 
@@ -206,8 +209,14 @@ def answer_query(operation: QueryOperation) -> Response:
 
 
 def _inspect(state: AppState, operation: QueryOperation) -> QueryInfo:
-    graphs = None if operation.dataset else state.publication.graphs
-    return check_query(state.settings, operation.query, dataset_graphs=graphs)
+    """`check_query` of the operation, once per text (a refused text is checked every time)."""
+    key = (operation.query, operation.dataset is None)
+    info = state.inspected.get(key)
+    if info is None:
+        graphs = None if operation.dataset else state.publication.graphs
+        info = check_query(state.settings, operation.query, dataset_graphs=graphs)
+        state.inspected.put(key, info, INSPECTION_BYTES_PER_CHARACTER * len(operation.query))
+    return info
 
 
 def _job(
@@ -226,7 +235,7 @@ def _job(
         graph_format=format_name if graph_answer else GRAPH_FORMATS[0],
         max_rows=state.settings.max_rows,
         base_iri=base_iri,
-        prefixes=PREFIXES,
+        prefixes=PREFIXES if graph_answer else None,  # solutions need none: not sent
     )
 
 
