@@ -29,6 +29,7 @@ import traceback
 import xml.parsers.expat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _json_string
 from types import MappingProxyType
 
 import pyoxigraph
@@ -184,8 +185,16 @@ def _bindings(names: list[str], solution: Iterable) -> Iterator[tuple[str, objec
 
 
 def _json_solutions(names: list[str], rows: _Capped) -> str:
+    """SPARQL JSON results, written as text (the bytes `json.dumps` would give, without
+    building a dict per row and per term)."""
+    keys = [_json_string(name) + ":" for name in names]
     bindings = ",".join(
-        _json_text({name: _json_term(term) for name, term in _bindings(names, row)}) for row in rows
+        "{"
+        + ",".join(
+            key + _json_term(term) for key, term in zip(keys, row, strict=True) if term is not None
+        )
+        + "}"
+        for row in rows
     )
     head: dict[str, list[str]] = {"vars": names}
     if rows.truncated:
@@ -197,22 +206,25 @@ def _json_text(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _json_term(term: object) -> dict:
+def _json_term(term: object) -> str:
     if isinstance(term, NamedNode):
-        return {"type": "uri", "value": term.value}
+        return '{"type":"uri","value":' + _json_string(term.value) + "}"
     if isinstance(term, BlankNode):
-        return {"type": "bnode", "value": term.value}
+        return '{"type":"bnode","value":' + _json_string(term.value) + "}"
     if isinstance(term, Triple):
-        parts = {"subject": term.subject, "predicate": term.predicate, "object": term.object}
-        return {"type": "triple", "value": {k: _json_term(v) for k, v in parts.items()}}
-    written = {"type": "literal", "value": term.value}
+        return (
+            '{"type":"triple","value":{"subject":' + _json_term(term.subject)
+            + ',"predicate":' + _json_term(term.predicate)
+            + ',"object":' + _json_term(term.object) + "}}"
+        )  # fmt: skip
+    written = '{"type":"literal","value":' + _json_string(term.value)
     if term.language:
-        written["xml:lang"] = term.language
+        written += ',"xml:lang":' + _json_string(term.language)
         if term.direction is not None:
-            written["its:dir"] = term.direction.value
+            written += ',"its:dir":' + _json_string(term.direction.value)
     elif term.datatype.value != XSD_STRING:
-        written["datatype"] = term.datatype.value
-    return written
+        written += ',"datatype":' + _json_string(term.datatype.value)
+    return written + "}"
 
 
 _XML_START = f'<?xml version="1.0"?><sparql xmlns="{_RESULTS_XML_NAMESPACE}">'

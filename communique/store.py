@@ -19,6 +19,7 @@ turned into an outbound request.
 import abc
 import ast
 import contextlib
+import functools
 import http.client
 import re
 import threading
@@ -442,6 +443,14 @@ class QueryOutline:
 
     @classmethod
     def of(cls, sparql: str) -> "QueryOutline":
+        """The outline of `sparql`; a short text's is kept (a process answers the same queries
+        again and again)."""
+        if len(sparql) > OUTLINE_KEPT_CHARACTERS:
+            return cls.scan(sparql)
+        return _kept_outline(sparql)
+
+    @classmethod
+    def scan(cls, sparql: str) -> "QueryOutline":
         words = [
             word.upper()
             for match in _LEXEME.finditer(sparql)
@@ -464,6 +473,10 @@ class QueryOutline:
                 "SERVICE is not evaluated by the store; only allow-listed endpoints are federated"
             )
 
+
+OUTLINE_KEPT_CHARACTERS = 16384
+_kept_outline = functools.lru_cache(maxsize=128)(QueryOutline.scan)
+"""At most 128 × 16 K characters (a few MiB) of query texts kept, least recently used out."""
 
 _WRAPPER_ERROR_STATUS = {
     Unauthorized: 401,
