@@ -18,6 +18,7 @@ offered, the route's default is chosen: a browser opening a query URL gets JSON 
 Turtle, which it can display, instead of XML or a 406.
 """
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -228,6 +229,13 @@ def choose_format(
         values = [format_param] if isinstance(format_param, str) else list(format_param)
         named = tuple(name for value in values for name in formats_named_by(value))
         return _explicit_choice(named, ", ".join(values), offered)
+    return _negotiated(accept or "", tuple(offered), default)
+
+
+@functools.lru_cache(maxsize=512)
+def _negotiated(accept: str, offered: tuple[str, ...], default: str) -> str:
+    """What Accept decides, kept for the last 512 headers: clients send the same few again and
+    again, and a refusal (NotAcceptable) is not kept."""
     return _negotiate(parse_accept(accept), offered, default)
 
 
