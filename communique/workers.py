@@ -27,7 +27,8 @@ the kernel hands a shared socket's connections to its waiting processes in turn,
 queries up to 5× slower at 10⁶ triples. The mark is a hint (another client may have got there
 first): a job that is neither answered nor claimed (step 2) within `_PICKUP_SECONDS` is
 withdrawn as at a deadline (the client shuts down, then looks for its claim; unclaimed, it will
-never run) and sent to the shared socket, where the first worker to be free takes it. With no
+never run; claimed, the worker answers it or says it did not run it) and, when not run, sent
+to the shared socket, where the first worker to be free takes it. With no
 idle slot the job goes to the shared socket at once. A worker takes jobs from its own socket
 first.
 
@@ -35,7 +36,8 @@ first.
    ``ticket``: a number no other job in flight has, from the client's PID and a counter).
 2. the worker reads the job, writes the ticket into its slot's **claim** cell in shared memory,
    and only then checks that the client is still there (``poll()`` for ``POLLRDHUP``: a client
-   that gives up shuts down its sending side). If it is gone the worker runs nothing.
+   that gives up shuts down its sending side). If it is gone the worker runs nothing, and says
+   so (``{"not_run": true}``: a client withdrawing a job reads it, see below).
 3. worker → client: ``{"kind", "format", "media_type", "count", "truncated", "duration"}`` and
    the serialised answer as body, or ``{"error": {"class", "attributes"}, "duration"}``; the
    client re-raises the error with the same class and attributes (message, line, column...).
@@ -115,6 +117,7 @@ _SLOT_BACKLOG = 64
 _PICKUP_SECONDS = 0.01
 _PR_SET_PDEATHSIG = 1
 _SUPERVISOR_SIGNALS = frozenset({signal.SIGCHLD, signal.SIGTERM})
+_NOT_RUN = {"not_run": True}
 
 
 @dataclass(frozen=True)
@@ -287,16 +290,17 @@ class QueryPool:
         *,
         withdrawing: bool,
     ) -> tuple[dict, bytes] | None:
-        """The worker's answer; None when a job being withdrawn was closed unanswered (its
-        worker claimed it, then saw the hang-up, and ran nothing)."""
+        """The worker's answer; None when a job being withdrawn was not run (its worker
+        claimed it, then saw the hang-up)."""
         try:
-            return _receive_message(connection, deadline)
+            message = _receive_message(connection, deadline)
         except TimeoutError as error:
             raise self._give_up(connection, ticket, limit) from error
         except (EOFError, ConnectionError) as error:
             if withdrawing:
                 return None
             raise self._lost() from error
+        return None if withdrawing and message[0] == _NOT_RUN else message
 
     def close(self) -> None:
         """Stop the supervisor and its workers and remove the socket; idempotent (also atexit).
@@ -657,6 +661,8 @@ class _Worker:
         self._counters.claim(self._slot, ticket)
         try:
             if _client_gave_up(connection):
+                with contextlib.suppress(OSError, TimeoutError):
+                    _send_message(connection, _NOT_RUN, deadline=time.monotonic() + _SEND_SECONDS)
                 _wait_for_close(connection, _CLOSE_WAIT_SECONDS)
                 return True
             self._counters.count_query(self._slot)

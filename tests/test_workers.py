@@ -262,6 +262,10 @@ def test_a_job_whose_client_hung_up_is_not_run(single_worker):
         job = _job_to_wire(count_job(SLOW_QUERY), 5.0, ticket=777)
         _send_message(gone, job, deadline=time.monotonic() + 5)
         gone.shutdown(socket.SHUT_WR)
+        started = time.monotonic()
+        header, _ = _receive_message(gone, time.monotonic() + 5)
+        assert header == {"not_run": True}, "a client withdrawing a job learns it was not run"
+        assert time.monotonic() - started < 1.0
     assert count_of(pool.run(count_job())) == TRIPLES
     assert pool.counters["queries"] == before + 1, "only the second job ran"
 
