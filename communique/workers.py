@@ -21,16 +21,16 @@ only when it must, so a job costs the client one connection, one write and one r
 
 Where a job goes. Each worker slot has its own socket besides the shared one, and an **idle**
 mark in shared memory (set while the worker waits for a job, and already when it has its answer
-ready to send). A client sends its job to the lowest-numbered idle slot's own socket, so that
-jobs keep going to the same process while it keeps up, whose caches are warm from the last ones:
-the kernel hands a shared socket's connections to its waiting processes in turn, which made
-queries up to 5× slower at 10⁶ triples. The mark is a hint (another client may have got there
-first): a job that is neither answered nor claimed (step 2) within `_PICKUP_SECONDS` is
-withdrawn as at a deadline (the client shuts down, then looks for its claim; unclaimed, it will
-never run; claimed, the worker answers it or says it did not run it) and, when not run, sent
-to the shared socket, where the first worker to be free takes it. With no
-idle slot the job goes to the shared socket at once. A worker takes jobs from its own socket
-first.
+ready to send). A client sends its job to the lowest-numbered idle slot's own socket (and
+clears the mark), so that jobs keep going to the same process while it keeps up, whose caches
+are warm from the last ones: the kernel hands a shared socket's connections to its waiting
+processes in turn, which made queries up to 5× slower at 10⁶ triples. The mark is a hint
+(another client may have got there first): a job that is neither answered nor claimed (step 2)
+within `_PICKUP_SECONDS` is withdrawn as at a deadline (the client shuts down, then looks for
+its claim; unclaimed, it will never run; claimed, the worker answers it or says it did not run
+it) and, when not run, sent to the shared socket, where the first worker to be free takes it.
+With no idle slot the job goes to the shared socket at once. A worker takes jobs from its own
+socket first.
 
 1. client → worker, as soon as connected: the job (`QueryJob` fields, ``timeout``, and a
    ``ticket``: a number no other job in flight has, from the client's PID and a counter).
@@ -66,7 +66,9 @@ workers forked later by gunicorn too) reads the same numbers, and each cell has 
 a time (no locks, which a killed process could leave held): the supervisor counts restarts,
 timeouts and crashes as it reaps (a worker killed by SIGKILL counts as a timeout when a client
 recorded it had stopped that PID, otherwise as a crash), the worker in slot *i* counts its
-queries, the client serving a worker records the PID it stops.
+queries, the client serving a worker records the PID it stops. The idle marks are the exception:
+a worker sets its own, and the client that picks a slot clears it so that concurrent clients
+spread out; a stale mark only costs a withdrawn job (see "Where a job goes").
 """
 
 import atexit
@@ -243,6 +245,7 @@ class QueryPool:
         slot = None if self._counters is None else self._counters.idle_slot()
         if slot is None or self._closed:
             return None
+        self._counters.set_idle(slot, False)  # taken: the next client looks elsewhere
         connection = _connect_once(self._slot_paths[slot])
         if connection is None:
             return None

@@ -295,6 +295,22 @@ def test_consecutive_jobs_go_to_the_same_idle_worker():
         warm.close()
 
 
+def test_concurrent_jobs_spread_over_the_workers():
+    """The client that picks an idle worker clears its mark, so concurrent clients do not all
+    crowd onto the lowest slot (without it: 300 of 400 cheap jobs there, and the mix's
+    throughput on 2 cores fell from 2,600 to 1,700 jobs/s)."""
+    spread, _ = tracked_pool(2)
+    try:
+        ask = count_job("ASK { ?s ?p ?o }")
+        with ThreadPoolExecutor(8) as threads:
+            answers = list(threads.map(lambda _: spread.run(ask).body, range(400)))
+        assert all(b'"boolean":true' in answer for answer in answers)
+        per_slot = [spread._counters.queries_of(slot) for slot in (0, 1)]
+        assert sum(per_slot) == 400 and min(per_slot) >= 130, per_slot
+    finally:
+        spread.close()
+
+
 def test_a_job_sent_to_a_worker_that_was_taken_meanwhile_goes_to_a_free_one():
     """The idle mark is a hint: a job that its worker does not take at once is withdrawn
     (never run there) and queued for the first free worker."""
