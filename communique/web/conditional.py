@@ -7,12 +7,16 @@ before any query runs; `cacheable` stamps the validators and caching headers on 
 Bodies are gzipped later, so ETags are weak (same meaning, maybe different bytes).
 """
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable
+from datetime import datetime
 
 from flask import Response, request
+from werkzeug.http import http_date
 
+from communique.web.http import add_vary
 from communique.web.state import current_state
 
 CACHE_CONTROL = "public, max-age=300"
@@ -43,15 +47,26 @@ def not_modified(etag: str, links: Iterable[str] = ()) -> Response:
 
 
 def cacheable(response: Response, etag: str, links: Iterable[str] = ()) -> Response:
-    response.set_etag(etag, weak=True)
-    response.last_modified = current_state().publication.published_at
-    response.headers["Cache-Control"] = CACHE_CONTROL
+    stamp_validators(response, etag, current_state().publication.published_at, CACHE_CONTROL)
     add_vary_and_links(response, links)
     return response
 
 
+def stamp_validators(
+    response: Response, etag: str, published_at: datetime, cache_control: str
+) -> None:
+    """The weak `etag`, ``Last-Modified`` (`published_at`) and ``Cache-Control``."""
+    headers = response.headers
+    headers["ETag"] = f'W/"{etag}"'
+    headers["Last-Modified"] = _http_date(published_at)
+    headers["Cache-Control"] = cache_control
+
+
 def add_vary_and_links(response: Response, links: Iterable[str]) -> None:
-    for header in VARY:
-        response.vary.add(header)
+    add_vary(response, *VARY)
     for link in links:
         response.headers.add("Link", link)
+
+
+_http_date = functools.lru_cache(maxsize=4)(http_date)
+"""The publication's date as HTTP writes it, formatted once per version."""

@@ -12,6 +12,7 @@
 import gzip
 import re
 import uuid
+from collections.abc import Iterable
 
 from flask import Flask, Response, g, request
 
@@ -27,6 +28,10 @@ CORS_EXPOSED_HEADERS = (
     "Communique-Result-Limit, Communique-Result-Truncated"
 )
 CORS_MAX_AGE_SECONDS = 86400
+_CORS_FIELDS = (
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Expose-Headers", CORS_EXPOSED_HEADERS),
+)
 
 
 def install(app: Flask) -> None:
@@ -58,9 +63,31 @@ def finish_response(response: Response) -> Response:
     return response
 
 
+def add_missing(response: Response, fields: Iterable[tuple[str, str]]) -> None:
+    """Add each header field of `fields` whose name the response does not have yet."""
+    headers = response.headers
+    present = {name.lower() for name, _ in headers.items()}
+    for name, value in fields:
+        if name.lower() not in present:
+            headers.add(name, value)
+
+
+def add_vary(response: Response, *names: str) -> None:
+    """Add `names` to the response's ``Vary`` (a cheaper ``response.vary.add``)."""
+    current = response.headers.get("Vary")
+    if not current:
+        response.headers["Vary"] = ", ".join(names)
+        return
+    listed = {part.strip().lower() for part in current.split(",")}
+    if "*" in listed:
+        return
+    missing = [name for name in names if name.lower() not in listed]
+    if missing:
+        response.headers["Vary"] = ", ".join((current, *missing))
+
+
 def _add_cors(response: Response) -> None:
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSED_HEADERS
+    add_missing(response, _CORS_FIELDS)
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
         allowed = response.headers.get("Allow", "GET, HEAD, OPTIONS")
         response.headers["Access-Control-Allow-Methods"] = allowed
@@ -69,7 +96,7 @@ def _add_cors(response: Response) -> None:
 
 
 def _compress(response: Response) -> None:
-    response.vary.add("Accept-Encoding")
+    add_vary(response, "Accept-Encoding")
     if (
         response.direct_passthrough
         or response.is_streamed

@@ -4,9 +4,11 @@ Werkzeug's ``request.args`` keeps invalid percent-encoded bytes and takes any nu
 parameters. Here ``request.args`` is parsed by `parse_parameters`, which refuses both, and every
 reader (the security checks, the SPARQL endpoint, the access log's query hash, the pages) shares
 that one parse. The security hook reads it first, so a bad query string is refused before any
-view runs.
+view runs. The parse of a recent query string is kept: percent-decoding a SPARQL query costs tens
+of microseconds, and clients send the same URLs again and again.
 """
 
+import functools
 from urllib.parse import parse_qsl
 
 from flask import Request
@@ -16,6 +18,8 @@ from werkzeug.utils import cached_property
 from communique.errors import BadRequest
 
 MAX_PARAMETERS = 256
+KEPT_QUERY_STRING_BYTES = 16384
+"""Query strings up to this size have their parse kept (the last 128: at most 2 MiB of them)."""
 
 
 def parse_parameters(raw: bytes, where: str) -> list[tuple[str, str]]:
@@ -44,4 +48,12 @@ class CommuniqueRequest(Request):
 
     @cached_property
     def args(self) -> ImmutableMultiDict[str, str]:
-        return ImmutableMultiDict(parse_parameters(self.query_string, "query string"))
+        raw = self.query_string
+        if len(raw) > KEPT_QUERY_STRING_BYTES:
+            return ImmutableMultiDict(parse_parameters(raw, "query string"))
+        return ImmutableMultiDict(_kept_query_string(raw))
+
+
+@functools.lru_cache(maxsize=128)
+def _kept_query_string(raw: bytes) -> tuple[tuple[str, str], ...]:
+    return tuple(parse_parameters(raw, "query string"))

@@ -39,6 +39,7 @@ from werkzeug.exceptions import RequestURITooLarge
 from communique.errors import BadRequest, HeaderTooLarge, NotFound, PayloadTooLarge
 from communique.rate_limits import RateLimiter, RateLimits
 from communique.settings import Settings
+from communique.web.http import add_missing
 from communique.web.state import EXTENSION_KEY as STATE_KEY
 
 EXTENSION_KEY = "communique.security"
@@ -252,8 +253,6 @@ def client_address(trusted_proxy_count: int) -> str:
 def add_security_headers(response: Response) -> Response:
     """`SECURITY_HEADERS`, except where the view sent its own Content-Security-Policy: its
     ``frame-ancestors`` then decides framing, and X-Frame-Options is left out."""
-    headers = response.headers
-    own_policy = "Content-Security-Policy" in headers
-    for name, value in _OWN_POLICY_HEADERS if own_policy else _ALL_SECURITY_HEADERS:
-        headers.setdefault(name, value)
+    own_policy = "Content-Security-Policy" in response.headers
+    add_missing(response, _OWN_POLICY_HEADERS if own_policy else _ALL_SECURITY_HEADERS)
     return response

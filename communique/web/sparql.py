@@ -45,6 +45,8 @@ from communique.query_text import QueryInfo
 from communique.querying import check_query
 from communique.service_description import describe_service, serialize_description
 from communique.store import QueryDataset
+from communique.web.conditional import stamp_validators
+from communique.web.http import add_vary
 from communique.web.query_page import render_query_page
 from communique.web.replay import do_not_keep
 from communique.web.request import parse_parameters
@@ -292,7 +294,11 @@ def _etag(*identity: str | tuple[str, ...]) -> str:
 
 
 def _client_has_current(etag: str) -> bool:
-    return request.method in ("GET", "HEAD") and request.if_none_match.contains_weak(etag)
+    return (
+        "HTTP_IF_NONE_MATCH" in request.environ
+        and request.method in ("GET", "HEAD")
+        and request.if_none_match.contains_weak(etag)
+    )
 
 
 def _not_modified(state: AppState, etag: str) -> Response:
@@ -300,10 +306,8 @@ def _not_modified(state: AppState, etag: str) -> Response:
 
 
 def _cacheable(response: Response, state: AppState, etag: str) -> Response:
-    response.set_etag(etag, weak=True)
-    response.last_modified = state.publication.published_at
-    response.headers["Cache-Control"] = CACHE_CONTROL
-    response.vary.add("Accept")
+    stamp_validators(response, etag, state.publication.published_at, CACHE_CONTROL)
+    add_vary(response, "Accept")
     return response
 
 
