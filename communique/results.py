@@ -13,6 +13,13 @@ answer was longer, and when it was:
 * the HTTP layer adds a response header saying so, for every format (CSV, TSV and RDF bodies
   have no place for the signal).
 
+SPARQL JSON, CSV and TSV are the bytes pyoxigraph's own writers give (tests compare them). Given
+a way to evaluate the query again (``evaluate_again``), `serialize_answer` lets pyoxigraph write
+solutions in these formats, without a Python object per row and term, and counts the rows in
+what it wrote; when that holds more than ``max_rows`` rows or `NATIVE_BYTES`, or the count is
+not certain (a JSON row with no binding, a quoted CSV field), the query is evaluated again and
+written here, under the cap.
+
 Booleans (ASK) in CSV and TSV: the CSV/TSV specification defines no boolean form; as Oxigraph
 does (and its parser reads back), the body is the bare word ``true`` or ``false``. (Jena writes a
 one-column table ``_askResult`` instead.)
@@ -27,13 +34,13 @@ import json
 import re
 import traceback
 import xml.parsers.expat
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _json_string
 from types import MappingProxyType
 
 import pyoxigraph
-from pyoxigraph import BlankNode, Literal, NamedNode, Quad, RdfFormat, Triple
+from pyoxigraph import BlankNode, Literal, NamedNode, Quad, QueryResultsFormat, RdfFormat, Triple
 
 from communique.errors import NotAcceptable
 from communique.namespaces import XSD
@@ -66,7 +73,8 @@ _RDF_FORMAT_OF_NAME = MappingProxyType(
         "rdfxml": RdfFormat.RDF_XML,
     }
 )
-_PREFIXED_RDF_FORMATS = frozenset({"turtle", "trig", "rdfxml"})
+PREFIXED_RDF_FORMATS = frozenset({"turtle", "trig", "rdfxml"})
+"""RDF formats that abbreviate IRIs with the prefixes they are given."""
 
 XSD_STRING = str(XSD.string)
 _RESULTS_XML_NAMESPACE = "http://www.w3.org/2005/sparql-results#"
@@ -98,6 +106,7 @@ def serialize_answer(
     graph_format: str,
     max_rows: int,
     prefixes: Mapping[str, str] | None = None,
+    evaluate_again: Callable[[], object] | None = None,
 ) -> SerializedAnswer:
     """Write `result`, what `Store.query` returns, in the format for its kind.
 
@@ -106,6 +115,8 @@ def serialize_answer(
 
     Solutions and booleans use `results_format`, graphs `graph_format`; `prefixes` (name ->
     namespace) abbreviate IRIs in Turtle, TriG and RDF/XML, where only the used ones are declared.
+    `evaluate_again` returns a fresh `result`: with it, solutions may be written by pyoxigraph
+    (see the module's note).
 
     :raises NotAcceptable: the chosen format cannot carry this answer faithfully.
     :raises ValueError: an unknown format name or a negative `max_rows`.
@@ -116,7 +127,7 @@ def serialize_answer(
         if isinstance(result, bool | pyoxigraph.QueryBoolean):
             return _boolean_answer(bool(result), results_format)
         if hasattr(result, "variables"):
-            return _solutions_answer(result, results_format, max_rows)
+            return _solutions_answer(result, results_format, max_rows, evaluate_again)
         return _graph_answer(result, graph_format, max_rows, prefixes or {})
     except BaseException as error:
         # A refusal midway must not keep a streamed pyoxigraph iterator in its traceback: it
@@ -169,14 +180,105 @@ def _boolean_answer(value: bool, format_name: str) -> SerializedAnswer:
 # --- SELECT -------------------------------------------------------------------------------------
 
 
-def _solutions_answer(solutions: object, format_name: str, max_rows: int) -> SerializedAnswer:
+def _solutions_answer(
+    solutions: object,
+    format_name: str,
+    max_rows: int,
+    evaluate_again: Callable[[], object] | None,
+) -> SerializedAnswer:
     media_type = _media_type(RESULTS_MEDIA_TYPES, format_name)
+    if evaluate_again is not None and format_name in _NATIVE_ROW_COUNTS:
+        written = _written_by_pyoxigraph(solutions, format_name, max_rows)
+        if written is not None:
+            body, count = written
+            return SerializedAnswer("solutions", format_name, media_type, body, count, False)
+        solutions = evaluate_again()
     names = [variable.value for variable in solutions.variables]
     rows = _Capped(solutions, max_rows)
     body = _SOLUTIONS_WRITERS[format_name](names, rows)
     return SerializedAnswer(
         "solutions", format_name, media_type, body.encode(), rows.count, rows.truncated
     )
+
+
+NATIVE_BYTES = 4 * 1024 * 1024
+"""Solutions written by pyoxigraph up to this size; a longer answer is written again here."""
+
+
+def _written_by_pyoxigraph(
+    solutions: object, format_name: str, max_rows: int
+) -> tuple[bytes, int] | None:
+    """(body, rows) as pyoxigraph writes `solutions` (consuming them); None when that holds
+    more than `max_rows` rows or `NATIVE_BYTES`, or its rows cannot be counted for certain."""
+    sink = _BoundedSink(NATIVE_BYTES)
+    try:
+        solutions.serialize(sink, format=_PYOXIGRAPH_RESULTS_FORMATS[format_name])
+    except _OverBudget:
+        return None
+    body = b"".join(sink.parts)
+    count = _NATIVE_ROW_COUNTS[format_name](body)
+    if count is None or count > max_rows:
+        return None
+    return body, count
+
+
+class _OverBudget(Exception):
+    """pyoxigraph wrote more than a `_BoundedSink` takes."""
+
+
+class _BoundedSink:
+    """A binary file-like object that keeps what is written, up to `limit` bytes in all."""
+
+    def __init__(self, limit: int):
+        self.parts: list[bytes] = []
+        self._room = limit
+
+    def write(self, data: bytes) -> int:
+        self._room -= len(data)
+        if self._room < 0:
+            raise _OverBudget
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+_JSON_BINDINGS = b'"bindings":['
+_JSON_END = b"]}}"
+
+
+def _json_rows(body: bytes) -> int | None:
+    """Rows of pyoxigraph's SPARQL JSON: each one after the first starts with ``},{"`` (a quote
+    in a string is escaped, so the sequence never occurs inside one); a row with no binding
+    (``{}``, which a string may hold) makes the count uncertain."""
+    start = body.find(_JSON_BINDINGS) + len(_JSON_BINDINGS)
+    if start < len(_JSON_BINDINGS) or not body.endswith(_JSON_END):
+        return None
+    rows = body[start : -len(_JSON_END)]
+    if not rows:
+        return 0
+    if b"{}" in rows:
+        return None
+    return 1 + rows.count(b'},{"')
+
+
+def _csv_rows(body: bytes) -> int | None:
+    """Lines after the header, when no field is quoted (a quoted one may hold a line break)."""
+    return None if b'"' in body else body.count(b"\r\n") - 1
+
+
+def _tsv_rows(body: bytes) -> int | None:
+    """Lines after the header (TSV writes line breaks in literals as ``\\n``)."""
+    return body.count(b"\n") - 1
+
+
+_NATIVE_ROW_COUNTS: Mapping[str, Callable[[bytes], int | None]] = MappingProxyType(
+    {"json": _json_rows, "csv": _csv_rows, "tsv": _tsv_rows}
+)
+_PYOXIGRAPH_RESULTS_FORMATS = MappingProxyType(
+    {"json": QueryResultsFormat.JSON, "csv": QueryResultsFormat.CSV, "tsv": QueryResultsFormat.TSV}
+)
 
 
 def _bindings(names: list[str], solution: Iterable) -> Iterator[tuple[str, object]]:
@@ -383,7 +485,7 @@ def _graph_answer(
     rdf_format = _RDF_FORMAT_OF_NAME[format_name]
     capped = _Capped(_distinct(triples), max_rows)
     graph = list(capped)
-    used = _used_prefixes(graph, prefixes) if format_name in _PREFIXED_RDF_FORMATS else None
+    used = _used_prefixes(graph, prefixes) if format_name in PREFIXED_RDF_FORMATS else None
     statements = [Quad(*triple) for triple in graph] if rdf_format.supports_datasets else graph
     try:
         body = pyoxigraph.serialize(statements, format=rdf_format, prefixes=used)

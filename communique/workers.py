@@ -74,6 +74,7 @@ spread out; a stale mark only costs a withdrawn job (see "Where a job goes").
 import atexit
 import contextlib
 import ctypes
+import functools
 import itertools
 import json
 import logging
@@ -686,13 +687,16 @@ def _answer(store: Store, job: QueryJob) -> tuple[dict, bytes, bool]:
     """(header, body, whether this process is fit for more jobs) for one job."""
     started = time.perf_counter()
     try:
-        result = store.query(job.query, job.dataset, base_iri=job.base_iri, stream=True)
+        evaluate = functools.partial(
+            store.query, job.query, job.dataset, base_iri=job.base_iri, stream=True
+        )
         answer = serialize_answer(
-            result,
+            evaluate(),
             results_format=job.results_format,
             graph_format=job.graph_format,
             max_rows=job.max_rows,
             prefixes=job.prefixes,
+            evaluate_again=evaluate,
         )
     except CommuniqueError as error:
         return _error_header(error, started), b"", True

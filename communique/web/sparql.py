@@ -43,6 +43,7 @@ from communique.negotiation import (
 )
 from communique.query_text import QueryInfo
 from communique.querying import check_query
+from communique.results import PREFIXED_RDF_FORMATS
 from communique.service_description import describe_service, serialize_description
 from communique.store import QueryDataset
 from communique.web.conditional import stamp_validators
@@ -237,7 +238,8 @@ def _job(
         graph_format=format_name if graph_answer else GRAPH_FORMATS[0],
         max_rows=state.settings.max_rows,
         base_iri=base_iri,
-        prefixes=PREFIXES if graph_answer else None,  # solutions need none: not sent
+        # only the formats that abbreviate IRIs need them: not sent to the others
+        prefixes=PREFIXES if graph_answer and format_name in PREFIXED_RDF_FORMATS else None,
     )
 
 
