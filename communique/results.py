@@ -13,12 +13,13 @@ answer was longer, and when it was:
 * the HTTP layer adds a response header saying so, for every format (CSV, TSV and RDF bodies
   have no place for the signal).
 
-SPARQL JSON, CSV and TSV are the bytes pyoxigraph's own writers give (tests compare them). Given
-a way to evaluate the query again (``evaluate_again``), `serialize_answer` lets pyoxigraph write
-solutions in these formats, without a Python object per row and term, and counts the rows in
-what it wrote; when that holds more than ``max_rows`` rows or `NATIVE_BYTES`, or the count is
-not certain (a JSON row with no binding, a quoted CSV field), the query is evaluated again and
-written here, under the cap.
+SPARQL JSON, CSV and TSV are the bytes pyoxigraph's own writers give (tests compare them), but
+for one thing: pyoxigraph does not quote an IRI holding a comma in CSV. Given a way to evaluate
+the query again (``evaluate_again``), `serialize_answer` lets pyoxigraph write the solutions of
+a pyoxigraph store in JSON and TSV, without a Python object per row and term, then counts the
+rows in what it wrote and cuts them at the cap, adding the signal. When the rows cannot be
+counted for certain (a JSON row with no binding), or pyoxigraph wrote `NATIVE_BYTES` before the
+row past the cap, the query is evaluated again and written here.
 
 Booleans (ASK) in CSV and TSV: the CSV/TSV specification defines no boolean form; as Oxigraph
 does (and its parser reads back), the body is the bare word ``true`` or ``false``. (Jena writes a
@@ -187,11 +188,15 @@ def _solutions_answer(
     evaluate_again: Callable[[], object] | None,
 ) -> SerializedAnswer:
     media_type = _media_type(RESULTS_MEDIA_TYPES, format_name)
-    if evaluate_again is not None and format_name in _NATIVE_ROW_COUNTS:
+    if (
+        evaluate_again is not None
+        and format_name in _NATIVE_CUTS
+        and isinstance(solutions, pyoxigraph.QuerySolutions)
+    ):
         written = _written_by_pyoxigraph(solutions, format_name, max_rows)
         if written is not None:
-            body, count = written
-            return SerializedAnswer("solutions", format_name, media_type, body, count, False)
+            body, count, truncated = written
+            return SerializedAnswer("solutions", format_name, media_type, body, count, truncated)
         solutions = evaluate_again()
     names = [variable.value for variable in solutions.variables]
     rows = _Capped(solutions, max_rows)
@@ -202,24 +207,23 @@ def _solutions_answer(
 
 
 NATIVE_BYTES = 4 * 1024 * 1024
-"""Solutions written by pyoxigraph up to this size; a longer answer is written again here."""
+"""How much of an answer pyoxigraph writes before it is cut at the cap (or, holding fewer rows
+than the cap, written again here)."""
 
 
 def _written_by_pyoxigraph(
-    solutions: object, format_name: str, max_rows: int
-) -> tuple[bytes, int] | None:
-    """(body, rows) as pyoxigraph writes `solutions` (consuming them); None when that holds
-    more than `max_rows` rows or `NATIVE_BYTES`, or its rows cannot be counted for certain."""
+    solutions: pyoxigraph.QuerySolutions, format_name: str, max_rows: int
+) -> tuple[bytes, int, bool] | None:
+    """(body, rows, truncated) as pyoxigraph writes `solutions` (consuming them), cut after
+    `max_rows` rows; None when its rows cannot be counted for certain, or when it wrote
+    `NATIVE_BYTES` before the cap's row."""
     sink = _BoundedSink(NATIVE_BYTES)
     try:
         solutions.serialize(sink, format=_PYOXIGRAPH_RESULTS_FORMATS[format_name])
+        complete = True
     except _OverBudget:
-        return None
-    body = b"".join(sink.parts)
-    count = _NATIVE_ROW_COUNTS[format_name](body)
-    if count is None or count > max_rows:
-        return None
-    return body, count
+        complete = False
+    return _NATIVE_CUTS[format_name](b"".join(sink.parts), max_rows, complete)
 
 
 class _OverBudget(Exception):
@@ -227,57 +231,72 @@ class _OverBudget(Exception):
 
 
 class _BoundedSink:
-    """A binary file-like object that keeps what is written, up to `limit` bytes in all."""
+    """A binary file-like object that keeps the first `limit` bytes written to it, and raises
+    `_OverBudget` at the first write past them."""
 
     def __init__(self, limit: int):
         self.parts: list[bytes] = []
         self._room = limit
 
     def write(self, data: bytes) -> int:
-        self._room -= len(data)
-        if self._room < 0:
+        kept = bytes(data[: self._room])
+        self.parts.append(kept)
+        self._room -= len(kept)
+        if len(kept) < len(data):
             raise _OverBudget
-        self.parts.append(bytes(data))
         return len(data)
 
     def flush(self) -> None:
         pass
 
 
+_JSON_HEAD = b'{"head":{"vars":['
 _JSON_BINDINGS = b'"bindings":['
 _JSON_END = b"]}}"
+_JSON_NEXT_ROW = re.compile(rb'\},\{"[^"\\]*":\{')
+"""The end of a row and the start of the next: ``},{"name":{`` (a string may end with ``},{``
+and then its closing quote, but a name cannot hold a quote)."""
 
 
-def _json_rows(body: bytes) -> int | None:
-    """Rows of pyoxigraph's SPARQL JSON: each one after the first starts with ``},{"`` (a quote
-    in a string is escaped, so the sequence never occurs inside one); a row with no binding
-    (``{}``, which a string may hold) makes the count uncertain."""
+def _json_cut(body: bytes, max_rows: int, complete: bool) -> tuple[bytes, int, bool] | None:
+    """pyoxigraph's SPARQL JSON `body` (the start of it unless `complete`), at most `max_rows`
+    rows kept; None for a row with no binding (``{}``, which a string may also hold)."""
     start = body.find(_JSON_BINDINGS) + len(_JSON_BINDINGS)
-    if start < len(_JSON_BINDINGS) or not body.endswith(_JSON_END):
+    if not body.startswith(_JSON_HEAD) or start < len(_JSON_BINDINGS):
         return None
-    rows = body[start : -len(_JSON_END)]
-    if not rows:
-        return 0
-    if b"{}" in rows:
+    if complete and not body.endswith(_JSON_END):
         return None
-    return 1 + rows.count(b'},{"')
+    if b"{}" in body[start:]:
+        return None
+    if body[start:] == _JSON_END:
+        return body, 0, False
+    ends = [found.start() + 1 for found in _JSON_NEXT_ROW.finditer(body, start)]
+    rows = 1 + len(ends)  # the last may be partly written, but it exists
+    if rows <= max_rows:
+        return (body, rows, False) if complete else None
+    cut = ends[max_rows - 1] if max_rows else start
+    head_end = body.index(b"]", len(_JSON_HEAD)) + 1
+    link = b',"link":' + _json_text([RESULT_CAP_LINK]).encode()
+    return body[:head_end] + link + body[head_end:cut] + _JSON_END, max_rows, True
 
 
-def _csv_rows(body: bytes) -> int | None:
-    """Lines after the header, when no field is quoted (a quoted one may hold a line break)."""
-    return None if b'"' in body else body.count(b"\r\n") - 1
+def _tsv_cut(body: bytes, max_rows: int, complete: bool) -> tuple[bytes, int, bool] | None:
+    """pyoxigraph's TSV `body` (the start of it unless `complete`), at most `max_rows` rows
+    kept (one per line: TSV writes line breaks in literals as ``\\n``)."""
+    rows = body.count(b"\n") - 1  # the lines written to the end, after the header
+    if rows <= max_rows:
+        return (body, rows, False) if complete else None
+    end = -1
+    for _ in range(max_rows + 1):
+        end = body.index(b"\n", end + 1)
+    return body[: end + 1], max_rows, True
 
 
-def _tsv_rows(body: bytes) -> int | None:
-    """Lines after the header (TSV writes line breaks in literals as ``\\n``)."""
-    return body.count(b"\n") - 1
-
-
-_NATIVE_ROW_COUNTS: Mapping[str, Callable[[bytes], int | None]] = MappingProxyType(
-    {"json": _json_rows, "csv": _csv_rows, "tsv": _tsv_rows}
+_NATIVE_CUTS: Mapping[str, Callable[[bytes, int, bool], tuple[bytes, int, bool] | None]] = (
+    MappingProxyType({"json": _json_cut, "tsv": _tsv_cut})
 )
 _PYOXIGRAPH_RESULTS_FORMATS = MappingProxyType(
-    {"json": QueryResultsFormat.JSON, "csv": QueryResultsFormat.CSV, "tsv": QueryResultsFormat.TSV}
+    {"json": QueryResultsFormat.JSON, "tsv": QueryResultsFormat.TSV}
 )
 
 

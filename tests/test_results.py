@@ -274,68 +274,86 @@ def test_one_row_more_than_max_rows_is_truncated(format_name, native):
         assert answer.body.count(b"\r\n") == 6
 
 
-@pytest.mark.parametrize("format_name", ["json", "csv", "tsv"])
-def test_pyoxigraph_writes_a_short_answer_once_with_its_rows_counted(format_name):
-    store = tricky_store(TRICKY_TERMS[:2] + TRICKY_TERMS[3:])  # no quoted CSV field
-    query = "SELECT ?s ?o WHERE { ?s ?p ?o } ORDER BY ?s"
+def native(store: ox.Store, query: str, format_name: str, max_rows: int):
+    """(answer, evaluations) as a query worker writes it (pyoxigraph may write it)."""
     again = Evaluations(store, query)
     answer = serialize_answer(
         store.query(query),
         results_format=format_name,
         graph_format="turtle",
-        max_rows=1000,
+        max_rows=max_rows,
         evaluate_again=again,
     )
-    assert again.calls == (1 if format_name == "csv" else 0)  # CSV: a field with a quote
-    expected = store.query(query).serialize(format=PYOXIGRAPH_FORMATS[format_name])
-    assert (answer.body, answer.count, answer.truncated) == (expected, len(TRICKY_TERMS) - 1, False)
+    return answer, again.calls
+
+
+@pytest.mark.parametrize("max_rows", [0, 1, 7, 100])
+@pytest.mark.parametrize("format_name", ["json", "tsv"])
+def test_pyoxigraph_writes_and_cuts_the_same_answer_as_the_writer_here(format_name, max_rows):
+    store = tricky_store([*TRICKY_TERMS, CONTROL_CHARACTER])
+    answer, evaluations = native(store, SELECT, format_name, max_rows)
+    written_here = select(store, format_name, max_rows=max_rows)
+    assert evaluations == 0
+    assert (answer.body, answer.count, answer.truncated) == (
+        written_here.body,
+        written_here.count,
+        written_here.truncated,
+    )
+    assert answer.truncated == (max_rows < len(TRICKY_TERMS) + 1)
+
+
+def test_csv_is_written_here_where_an_iri_with_a_comma_is_quoted():
+    store = ox.Store()
+    query = "SELECT ?x WHERE { VALUES ?x { <http://example.org/Paris,_Texas> } }"
+    answer, evaluations = native(store, query, "csv", 10)
+    assert answer.body == b'x\r\n"http://example.org/Paris,_Texas"\r\n'
+    assert evaluations == 0
+
+
+def test_solutions_of_another_engine_are_written_here_once():
+    table = [[N("http://example.org/a")], [N("http://example.org/b")]]
+    calls = []
+    answer = serialize_answer(
+        Solutions(["x"], table), results_format="json", graph_format="turtle", max_rows=1,
+        evaluate_again=lambda: calls.append(1),
+    )  # fmt: skip
+    assert (answer.count, answer.truncated, calls) == (1, True, [])
 
 
 @pytest.mark.parametrize(
-    ("value", "again"),
-    [
-        ('a row separator },{" in a string', 0),
-        ("an empty object {} in a string", 1),
-        ("a bracket ]}} at the end ]}}", 0),
-    ],
+    "value",
+    ['a row separator },{" in a string', "a string ending as a row does },{", "a ]}} bracket"],
 )
-def test_json_rows_are_counted_whatever_the_strings_hold(value, again):
+def test_json_rows_are_counted_whatever_the_strings_hold(value):
     store = tricky_store([L(value), L("x"), L("y")])
-    query = "SELECT ?s ?o WHERE { ?s ?p ?o }"
-    evaluations = Evaluations(store, query)
-    answer = serialize_answer(
-        store.query(query),
-        results_format="json",
-        graph_format="turtle",
-        max_rows=3,
-        evaluate_again=evaluations,
-    )
-    assert (answer.count, answer.truncated, evaluations.calls) == (3, False, again)
-    assert len(json.loads(answer.body)["results"]["bindings"]) == 3
+    query = "SELECT ?s ?o WHERE { ?s ?p ?o } ORDER BY ?s"
+    for max_rows, expected in ((3, (3, False)), (2, (2, True))):
+        answer, evaluations = native(store, query, "json", max_rows)
+        assert (answer.count, answer.truncated, evaluations) == (*expected, 0)
+        assert len(json.loads(answer.body)["results"]["bindings"]) == expected[0]
 
 
 def test_json_rows_without_bindings_are_written_here():
-    store = tricky_store([L("x"), L("y")])
-    query = "SELECT ?u WHERE { ?s ?p ?o }"
-    again = Evaluations(store, query)
-    answer = serialize_answer(
-        store.query(query), results_format="json", graph_format="turtle", max_rows=1,
-        evaluate_again=again,
-    )  # fmt: skip
-    assert (answer.count, answer.truncated, again.calls) == (1, True, 1)
-    assert json.loads(answer.body)["results"]["bindings"] == [{}]
+    store = tricky_store([L("x"), L("y"), L("an empty object {} in a string")])
+    answer, evaluations = native(store, "SELECT ?u WHERE { ?s ?p ?o }", "json", 2)
+    assert (answer.count, answer.truncated, evaluations) == (2, True, 1)
+    assert json.loads(answer.body)["results"]["bindings"] == [{}, {}]
 
 
-def test_an_answer_over_the_native_budget_is_written_here_under_the_cap(monkeypatch):
-    monkeypatch.setattr(results, "NATIVE_BYTES", 100)
-    store = ox.Store()
-    again = Evaluations(store, numbers(50))
-    answer = serialize_answer(
-        store.query(numbers(50)), results_format="tsv", graph_format="turtle", max_rows=40,
-        evaluate_again=again,
-    )  # fmt: skip
-    assert (answer.count, answer.truncated, again.calls) == (40, True, 1)
-    assert answer.body.count(b"\n") == 41
+@pytest.mark.parametrize("format_name", ["json", "tsv"])
+def test_a_long_answer_is_cut_at_the_cap_from_what_pyoxigraph_wrote(format_name, monkeypatch):
+    monkeypatch.setattr(results, "NATIVE_BYTES", 300)
+    answer, evaluations = native(ox.Store(), numbers(500), format_name, 2)  # 3 rows in 300 bytes
+    assert (answer.count, answer.truncated, evaluations) == (2, True, 0)
+    assert answer.body == select(ox.Store(), format_name, max_rows=2, query=numbers(500)).body
+
+
+@pytest.mark.parametrize("format_name", ["json", "tsv"])
+def test_an_answer_of_long_rows_is_written_again_here_under_the_cap(format_name, monkeypatch):
+    monkeypatch.setattr(results, "NATIVE_BYTES", 300)
+    answer, evaluations = native(ox.Store(), numbers(500), format_name, 400)
+    assert (answer.count, answer.truncated, evaluations) == (400, True, 1)
+    assert answer.body == select(ox.Store(), format_name, max_rows=400, query=numbers(500)).body
 
 
 def test_truncated_json_links_the_cap_in_head():

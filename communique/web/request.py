@@ -19,7 +19,7 @@ from communique.errors import BadRequest
 
 MAX_PARAMETERS = 256
 KEPT_QUERY_STRING_BYTES = 16384
-"""Query strings up to this size have their parse kept (the last 128: at most 2 MiB of them)."""
+"""Query strings up to this size have their parse kept (the last 128: a few MiB at most)."""
 
 
 def parse_parameters(raw: bytes, where: str) -> list[tuple[str, str]]:
