@@ -42,6 +42,8 @@ MAX_HEAD_BYTES = 65536
 """Above the app's own limits (an 8190-byte request line and 32 KiB of header fields)."""
 MAX_BODY_BYTES = 4 * 1024 * 1024
 """Above the app's largest accepted body (three query texts and form overhead)."""
+HEARTBEAT_SECONDS = 1.0
+"""How often the worker tells gunicorn's master it is alive (its timeout is far longer)."""
 
 _END_OF_HEAD = b"\r\n\r\n"
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*(\d{1,15})[ \t]*\r\n", re.IGNORECASE)
@@ -72,6 +74,15 @@ class HeadFirstWorker(ThreadWorker):
         self._arriving: dict[TConn, _Arrival] = {}
         self._stop_deadline: float | None = None
         """When stopping: the time by which a request still coming must have come."""
+        self._next_heartbeat = 0.0
+
+    def notify(self) -> None:
+        """gunicorn's heartbeat (a file's time changed), at most every `HEARTBEAT_SECONDS`:
+        gthread sends it on every turn of its loop, at least twice a request."""
+        now = time.monotonic()
+        if now >= self._next_heartbeat:
+            self._next_heartbeat = now + HEARTBEAT_SECONDS
+            super().notify()
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         if self._stop_deadline is None:
