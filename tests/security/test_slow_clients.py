@@ -67,6 +67,7 @@ SLOW_ATTACKS = {
     "slowloris: half a head": HEAD,
     "slowloris: connected, nothing sent": b"",
     "slow POST: part of a declared body": FORM_HEAD + b"Content-Length: 1000\r\n\r\nquery=",
+    "slowloris: a whole request, then half of the next": HEAD + b"\r\n" + HEAD,
 }
 
 
@@ -122,6 +123,20 @@ def test_requests_split_across_packets_pipelined_and_chunked_are_answered(slow_t
         received = read_all(connection, 10)
     assert received.count(b"HTTP/1.1 200 OK") == 4
     assert received.count(b'"boolean":true') == 4
+
+
+def test_requests_one_after_another_on_a_kept_alive_connection_are_answered(slow_target):
+    """A thread keeps a connection for its next request when it comes soon (GET and POST)."""
+    host, port = _address(slow_target)
+    post = FORM_HEAD + b"Content-Length: %d\r\n\r\n" % len(FORM) + FORM
+    with socket.create_connection((host, port), timeout=10) as connection:
+        for number in range(40):
+            connection.sendall(HEAD + b"\r\n" if number % 2 else post)
+            answer = b""
+            while not answer.endswith(b'"boolean":true}'):
+                answer += connection.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert answer.count(b"HTTP/1.1") == 1
 
 
 def test_expect_100_continue_is_answered_before_the_body_is_sent(slow_target):
