@@ -58,7 +58,11 @@ HEARTBEAT_SECONDS = 1.0
 """How often the worker tells gunicorn's master it is alive (its timeout is far longer)."""
 
 _END_OF_HEAD = b"\r\n\r\n"
-_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*(\d{1,15})[ \t]*\r\n", re.IGNORECASE)
+_CONTENT_LENGTH = re.compile(
+    rb"\r\ncontent-length[ \t]*:[ \t]*0*(\d{1,16})[ \t]*\r\n", re.IGNORECASE
+)
+"""A declared body length as gunicorn reads it, leading zeros too (a longer number is not read
+here: the request goes to a thread as one with a large body does)."""
 _CONTINUE = re.compile(rb"\r\nexpect[ \t]*:[ \t]*100-continue[ \t]*(?=\r\n)", re.IGNORECASE)
 _CHUNKED = re.compile(rb"\r\ntransfer-encoding[ \t]*:", re.IGNORECASE)
 _READ_SIZE = 65536
@@ -110,7 +114,7 @@ class _ThreadDemand:
         finally:
             with self._lock:
                 self._waiting -= 1
-        if self._wake in ready or client.fileno() not in ready:
+        if self._queued or self._wake in ready or client.fileno() not in ready:
             return False
         try:
             data = client.recv(_READ_SIZE, socket.MSG_PEEK | socket.MSG_DONTWAIT)

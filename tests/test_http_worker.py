@@ -1,14 +1,17 @@
 """The web worker's thread keeps a kept-alive connection for its next request only while that
 comes whole and no other request waits for a thread (`communique.http_worker`)."""
 
+import io
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
+from gunicorn.workers.gthread import ThreadWorker
 
-from communique.http_worker import _ThreadDemand, _whole_request
+from communique.http_worker import HeadFirstWorker, _ThreadDemand, _whole_request
 
 GET = b"GET /sparql?query=ASK%7B%7D HTTP/1.1\r\nHost: x\r\n\r\n"
 POST_HEAD = b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
@@ -27,6 +30,8 @@ LONG_WAIT = 5.0
         (POST_HEAD + b"Transfer-Encoding: chunked\r\n\r\n6\r\nASK {}\r\n0\r\n\r\n", False),
         (POST_HEAD + b"Expect: 100-continue\r\nContent-Length: 6\r\n\r\n", False),
         (POST_HEAD + b"Content-Length: 999999999\r\n\r\n", False),
+        (POST_HEAD + b"Content-Length: 0000000000000006\r\n\r\n", False),
+        (POST_HEAD + b"Content-Length: 0000000000000006\r\n\r\n" + QUERY, True),
     ],
 )
 def test_a_thread_takes_only_a_request_that_has_all_come(data, whole):
@@ -92,6 +97,22 @@ def test_a_request_handed_to_the_pool_wakes_the_waiting_threads(connection):
     assert outcome["seconds"] < 1
 
 
+def test_a_woken_wait_leaves_the_next_waits_for_their_own_requests(connection):
+    server, client = connection
+    demand = _ThreadDemand()
+    woken = waiting(demand, server, LONG_WAIT)
+    time.sleep(0.1)
+    demand.handed_over()
+    woken["thread"].join()
+    demand.taken()
+    later = waiting(demand, server, LONG_WAIT)
+    time.sleep(0.2)
+    assert later["thread"].is_alive()  # it waits: the wake-up was drained
+    client.sendall(GET)
+    later["thread"].join()
+    assert (woken["came"], later["came"]) == (False, True)
+
+
 def test_no_thread_keeps_its_connection_while_a_request_waits_for_one(connection):
     server, client = connection
     demand = _ThreadDemand()
@@ -100,3 +121,50 @@ def test_no_thread_keeps_its_connection_while_a_request_waits_for_one(connection
     assert demand.next_request_came(server, LONG_WAIT) is False
     demand.taken()
     assert demand.next_request_came(server, LONG_WAIT) is True
+
+
+def serving(monkeypatch, *, alive: bool = True, waiting_requests: int = 0):
+    """A worker whose gthread handler reads one GET and keeps the connection alive; the list
+    gets each request it handled. The request being handled was handed over first."""
+    handled: list[bytes] = []
+
+    def handle_one(worker, conn) -> bool:
+        handled.append(conn.sock.recv(len(GET)))
+        return True
+
+    monkeypatch.setattr(ThreadWorker, "handle", handle_one)
+    worker = HeadFirstWorker.__new__(HeadFirstWorker)
+    worker.alive = alive
+    worker._demand = _ThreadDemand()
+    for _ in range(1 + waiting_requests):
+        worker._demand.handed_over()
+    return worker, handled
+
+
+def kept_alive(server: socket.socket, read_ahead: bytes = b"") -> SimpleNamespace:
+    return SimpleNamespace(
+        sock=server, parser=SimpleNamespace(unreader=SimpleNamespace(buf=io.BytesIO(read_ahead)))
+    )
+
+
+def test_a_thread_serves_the_requests_that_come_whole_one_after_another(monkeypatch, connection):
+    server, client = connection
+    worker, handled = serving(monkeypatch)
+    client.sendall(GET * 3 + GET[:20])
+    assert worker.handle(kept_alive(server)) is True
+    assert handled == [GET] * 3
+    assert server.recv(65536) == GET[:20]  # half a request: back to the event loop, unread
+
+
+@pytest.mark.parametrize("reason", ["another request waits", "stopping", "read ahead"])
+def test_a_thread_hands_the_connection_back_after_one_request(monkeypatch, connection, reason):
+    server, client = connection
+    worker, handled = serving(
+        monkeypatch,
+        alive=reason != "stopping",
+        waiting_requests=1 if reason == "another request waits" else 0,
+    )
+    client.sendall(GET * 2)
+    conn = kept_alive(server, GET[:5] if reason == "read ahead" else b"")
+    assert worker.handle(conn) is True
+    assert handled == [GET]

@@ -68,6 +68,9 @@ SLOW_ATTACKS = {
     "slowloris: connected, nothing sent": b"",
     "slow POST: part of a declared body": FORM_HEAD + b"Content-Length: 1000\r\n\r\nquery=",
     "slowloris: a whole request, then half of the next": HEAD + b"\r\n" + HEAD,
+    "slow POST: a declared length with leading zeros": (
+        FORM_HEAD + b"Content-Length: 0000000000001000\r\n\r\nquery="
+    ),
 }
 
 
