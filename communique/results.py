@@ -16,8 +16,9 @@ answer was longer, and when it was:
 SPARQL JSON, CSV and TSV are the bytes pyoxigraph's own writers give (tests compare them), but
 for one thing: pyoxigraph does not quote an IRI holding a comma in CSV. Given a way to evaluate
 the query again (``evaluate_again``), `serialize_answer` lets pyoxigraph write the solutions of
-a pyoxigraph store in JSON and TSV, without a Python object per row and term, then counts the
-rows in what it wrote and cuts them at the cap, adding the signal. When the rows cannot be
+a pyoxigraph store in JSON and TSV, and graphs in N-Triples (each distinct triple once), without
+a Python object per row and term, then counts the rows in what it wrote and cuts them at the
+cap, adding the signal. When the rows cannot be
 counted for certain (a JSON row with no binding), or pyoxigraph wrote `NATIVE_BYTES` before the
 row past the cap, the query is evaluated again and written here.
 
@@ -116,8 +117,8 @@ def serialize_answer(
 
     Solutions and booleans use `results_format`, graphs `graph_format`; `prefixes` (name ->
     namespace) abbreviate IRIs in Turtle, TriG and RDF/XML, where only the used ones are declared.
-    `evaluate_again` returns a fresh `result`: with it, solutions may be written by pyoxigraph
-    (see the module's note).
+    `evaluate_again` returns a fresh `result`: with it, solutions and N-Triples graphs may be
+    written by pyoxigraph (see the module's note).
 
     :raises NotAcceptable: the chosen format cannot carry this answer faithfully.
     :raises ValueError: an unknown format name or a negative `max_rows`.
@@ -129,7 +130,7 @@ def serialize_answer(
             return _boolean_answer(bool(result), results_format)
         if hasattr(result, "variables"):
             return _solutions_answer(result, results_format, max_rows, evaluate_again)
-        return _graph_answer(result, graph_format, max_rows, prefixes or {})
+        return _graph_answer(result, graph_format, max_rows, prefixes or {}, evaluate_again)
     except BaseException as error:
         # A refusal midway must not keep a streamed pyoxigraph iterator in its traceback: it
         # may only be dropped on this thread (see `store.Store.query`).
@@ -498,9 +499,23 @@ _SOLUTIONS_WRITERS = {
 
 
 def _graph_answer(
-    triples: Iterable[Triple], format_name: str, max_rows: int, prefixes: Mapping[str, str]
+    triples: Iterable[Triple],
+    format_name: str,
+    max_rows: int,
+    prefixes: Mapping[str, str],
+    evaluate_again: Callable[[], object] | None,
 ) -> SerializedAnswer:
     media_type = _media_type(RDF_MEDIA_TYPES, format_name)
+    if (
+        evaluate_again is not None
+        and format_name == "ntriples"
+        and isinstance(triples, pyoxigraph.QueryTriples)
+    ):
+        written = _ntriples_by_pyoxigraph(triples, max_rows)
+        if written is not None:
+            body, count, truncated = written
+            return SerializedAnswer("graph", format_name, media_type, body, count, truncated)
+        triples = evaluate_again()
     rdf_format = _RDF_FORMAT_OF_NAME[format_name]
     capped = _Capped(_distinct(triples), max_rows)
     graph = list(capped)
@@ -513,6 +528,30 @@ def _graph_answer(
     if format_name == "rdfxml":
         _check_rdfxml(graph, body)
     return SerializedAnswer("graph", format_name, media_type, body, capped.count, capped.truncated)
+
+
+def _ntriples_by_pyoxigraph(
+    triples: pyoxigraph.QueryTriples, max_rows: int
+) -> tuple[bytes, int, bool] | None:
+    """(body, triples, truncated) as pyoxigraph writes `triples` in N-Triples (consuming them),
+    each distinct line once, cut after `max_rows`; None when it wrote `NATIVE_BYTES` before the
+    line past the cap (one triple a line: N-Triples escapes line breaks in literals)."""
+    sink = _BoundedSink(NATIVE_BYTES)
+    try:
+        triples.serialize(sink, format=RdfFormat.N_TRIPLES)
+        complete = True
+    except _OverBudget:
+        complete = False
+    lines = b"".join(sink.parts).split(b"\n")
+    partial = lines.pop()  # after the last line break: empty once all is written
+    if complete and partial:
+        return None
+    distinct = list(dict.fromkeys(lines))  # a DESCRIBE may give a triple once per graph
+    if len(distinct) > max_rows:
+        return b"".join(line + b"\n" for line in distinct[:max_rows]), max_rows, True
+    if not complete:
+        return None
+    return b"".join(line + b"\n" for line in distinct), len(distinct), False
 
 
 def _distinct(triples: Iterable[Triple]) -> Iterator[Triple]:

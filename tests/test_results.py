@@ -1,6 +1,7 @@
 """Serialising answers: every format parsed back, pyoxigraph's writers as reference, the cap."""
 
 import csv
+import functools
 import io
 import json
 
@@ -480,6 +481,61 @@ def test_graph_cap(format_name):
     cut = construct(format_name, max_rows=5)
     assert (cut.count, cut.truncated) == (5, True)
     assert len(rdflib_graph(cut.body, format_name)) == 5
+
+
+GRAPHS = (
+    GRAPH
+    + """\
+@prefix ex: <http://example.org/> .
+ex:alice ex:note "line one\\nline two\\r" , "tab \\t é 🎉 \\u0001" ; ex:age 7 .
+"""
+)
+"""The same data again in a named graph, plus literals with escapes: a DESCRIBE over the union
+of graphs gives some triples twice."""
+
+
+def graph_store() -> ox.Store:
+    store = ox.Store()
+    store.load(GRAPH.encode(), ox.RdfFormat.TURTLE)
+    store.load(GRAPHS.encode(), ox.RdfFormat.TURTLE, to_graph=N("http://example.org/graph"))
+    return store
+
+
+def graph_answer(store: ox.Store, query: str, max_rows: int, *, native: bool):
+    evaluate = functools.partial(store.query, query, use_default_graph_as_union=True)
+    return serialize_answer(
+        evaluate(),
+        results_format="json",
+        graph_format="ntriples",
+        max_rows=max_rows,
+        evaluate_again=evaluate if native else None,
+    )
+
+
+@pytest.mark.parametrize("max_rows", [0, 3, 100])
+@pytest.mark.parametrize(
+    "query", ["CONSTRUCT WHERE { ?s ?p ?o }", "DESCRIBE <http://example.org/alice>"]
+)
+def test_pyoxigraph_writes_the_same_ntriples_as_the_writer_here(query, max_rows):
+    store = graph_store()
+    native = graph_answer(store, query, max_rows, native=True)
+    here = graph_answer(store, query, max_rows, native=False)
+    assert (native.body, native.count, native.truncated) == (
+        here.body,
+        here.count,
+        here.truncated,
+    )
+    distinct = len(set(store.query(query, use_default_graph_as_union=True)))
+    assert (native.count, native.truncated) == (min(max_rows, distinct), distinct > max_rows)
+
+
+def test_ntriples_over_the_native_budget_are_written_here(monkeypatch):
+    store = graph_store()
+    query = "CONSTRUCT WHERE { ?s ?p ?o }"
+    here = graph_answer(store, query, 100, native=False)
+    monkeypatch.setattr(results, "NATIVE_BYTES", 60)
+    answer = graph_answer(store, query, 100, native=True)
+    assert (answer.body, answer.count, answer.truncated) == (here.body, here.count, False)
 
 
 def test_duplicate_triples_are_written_and_counted_once():
