@@ -18,9 +18,9 @@ for one thing: pyoxigraph does not quote an IRI holding a comma in CSV. Given a 
 the query again (``evaluate_again``), `serialize_answer` lets pyoxigraph write the solutions of
 a pyoxigraph store in JSON and TSV, and graphs in N-Triples (each distinct triple once), without
 a Python object per row and term, then counts the rows in what it wrote and cuts them at the
-cap, adding the signal. When the rows cannot be
-counted for certain (a JSON row with no binding), or pyoxigraph wrote `NATIVE_BYTES` before the
-row past the cap, the query is evaluated again and written here.
+cap, adding the signal. When the rows cannot be counted for certain (a JSON row with no
+binding), or pyoxigraph wrote `NATIVE_BYTES` before the row past the cap, the query is
+evaluated again and written here.
 
 Booleans (ASK) in CSV and TSV: the CSV/TSV specification defines no boolean form; as Oxigraph
 does (and its parser reads back), the body is the bare word ``true`` or ``false``. (Jena writes a
@@ -218,13 +218,19 @@ def _written_by_pyoxigraph(
     """(body, rows, truncated) as pyoxigraph writes `solutions` (consuming them), cut after
     `max_rows` rows; None when its rows cannot be counted for certain, or when it wrote
     `NATIVE_BYTES` before the cap's row."""
+    body, complete = _pyoxigraph_output(solutions, _PYOXIGRAPH_RESULTS_FORMATS[format_name])
+    return _NATIVE_CUTS[format_name](body, max_rows, complete)
+
+
+def _pyoxigraph_output(answer: object, output_format: object) -> tuple[bytes, bool]:
+    """The first `NATIVE_BYTES` pyoxigraph writes of `answer` (consuming it), and whether
+    that is all of it."""
     sink = _BoundedSink(NATIVE_BYTES)
     try:
-        solutions.serialize(sink, format=_PYOXIGRAPH_RESULTS_FORMATS[format_name])
-        complete = True
+        answer.serialize(sink, format=output_format)
     except _OverBudget:
-        complete = False
-    return _NATIVE_CUTS[format_name](b"".join(sink.parts), max_rows, complete)
+        return b"".join(sink.parts), False
+    return b"".join(sink.parts), True
 
 
 class _OverBudget(Exception):
@@ -536,13 +542,8 @@ def _ntriples_by_pyoxigraph(
     """(body, triples, truncated) as pyoxigraph writes `triples` in N-Triples (consuming them),
     each distinct line once, cut after `max_rows`; None when it wrote `NATIVE_BYTES` before the
     line past the cap (one triple a line: N-Triples escapes line breaks in literals)."""
-    sink = _BoundedSink(NATIVE_BYTES)
-    try:
-        triples.serialize(sink, format=RdfFormat.N_TRIPLES)
-        complete = True
-    except _OverBudget:
-        complete = False
-    lines = b"".join(sink.parts).split(b"\n")
+    body, complete = _pyoxigraph_output(triples, RdfFormat.N_TRIPLES)
+    lines = body.split(b"\n")
     partial = lines.pop()  # after the last line break: empty once all is written
     if complete and partial:
         return None
