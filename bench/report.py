@@ -217,8 +217,9 @@ def _method(results: RunResults) -> list[str]:
         "and ontology graphs).",
         "- Each server process tree is pinned to core 0 (`sched_setaffinity`, inherited by every "
         "child); the load client runs on the other core(s).",
-        "- Communiqué: `communique serve --data FILE` with its defaults (2 gunicorn gthread "
-        "workers × 8 threads, 2 query worker processes: the worker-process isolation is on), "
+        "- Communiqué: `communique serve --data FILE` with its defaults (gunicorn gthread, one "
+        "web worker per core it may run on, here 1, × 8 threads; 2 query worker processes: the "
+        "worker-process isolation is on), "
         "per-client rate limiting off (all load comes from one address). Oxigraph: "
         "`oxigraph load` then `oxigraph serve-read-only --union-default-graph` on its on-disk "
         "store. The issue's reference (`minimal-pyoxigraph`): a minimal Flask app over an "

@@ -312,7 +312,11 @@ def start_servers(plan: Plan, size: int, data: Path, workdir: Path) -> list[Serv
         defaults = Settings()
         running.append(
             launch.start_reference(
-                data, workdir, core=SERVER_CORE, workers=defaults.workers, threads=defaults.threads
+                data,
+                workdir,
+                core=SERVER_CORE,
+                workers=defaults.web_workers(cores=1),  # as Communiqué's, pinned to one core
+                threads=defaults.threads,
             )
         )
         if size <= plan.rdflib_max:
@@ -396,7 +400,7 @@ def measure_pages(
         recordings_dir,
         workdir,
         core=SERVER_CORE,
-        workers=defaults.workers,
+        workers=defaults.web_workers(cores=1),
         threads=defaults.threads,
     )
     others = [ceiling]

@@ -21,7 +21,7 @@ from communique.coverage import (
     coverage_text,
     measure_coverage,
 )
-from communique.errors import CommuniqueError, DataError
+from communique.errors import CommuniqueError, DataError, SettingError
 from communique.federation import inline_services
 from communique.integration_cli import (
     add_enrich_arguments,
@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.command.run(args)
-    except DataError as error:
+    except (DataError, SettingError) as error:
         print(f"communique: {error.message}", file=sys.stderr)
         return 2
     except CommuniqueError as error:

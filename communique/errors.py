@@ -114,6 +114,13 @@ class ServiceUnavailable(CommuniqueError):
     title = "Service Unavailable"
 
 
+class SettingError(CommuniqueError):
+    """A setting out of its range, or an environment variable that does not read as its type."""
+
+    status = 400
+    title = "Bad Setting"
+
+
 class DataError(CommuniqueError):
     """Input data that cannot be read: a syntax error, a missing file, a bad reference.
 

@@ -198,7 +198,7 @@ def gunicorn_options(
 
     return {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-        "workers": settings.workers,
+        "workers": settings.web_workers(),
         "threads": settings.threads,
         "worker_class": "communique.http_worker.HeadFirstWorker",
         "preload_app": True,

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from communique.errors import SettingError
 from communique.namespaces import DEFAULT_BASE
 
+MAX_AUTOMATIC_WORKERS = 8
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 """The checkout holding `ontology/`, `graph/` and `shapes/` (the bundled dataset)."""
 
@@ -47,14 +49,21 @@ class Settings:
         "'data': only the triples outside named graphs (standard RDF dataset semantics).",
         choices=("union", "data"),
     )
-    timeout: float = setting(10.0, "Wall-clock time limit of one query, in seconds.")
+    timeout: float = setting(10.0, "Wall-clock time limit of one query, in seconds.", minimum=0.001)
     max_rows: int = setting(
-        10000, "Result cap: rows (SELECT) or triples (CONSTRUCT/DESCRIBE) in one answer."
+        10000,
+        "Result cap: rows (SELECT) or triples (CONSTRUCT/DESCRIBE) in one answer.",
+        minimum=1,
     )
-    max_query_bytes: int = setting(65536, "Longest accepted query text, in bytes.")
-    query_workers: int = setting(2, "Worker processes that evaluate SPARQL queries.")
-    workers: int = setting(2, "Web server worker processes.")
-    threads: int = setting(8, "Threads per web server worker.")
+    max_query_bytes: int = setting(65536, "Longest accepted query text, in bytes.", minimum=1)
+    query_workers: int = setting(2, "Worker processes that evaluate SPARQL queries.", minimum=1)
+    workers: int = setting(
+        0,
+        "Web server worker processes; 0: one per CPU core this process may run on, "
+        f"at most {MAX_AUTOMATIC_WORKERS}.",
+        minimum=0,
+    )
+    threads: int = setting(8, "Threads per web server worker.", minimum=1)
     allow_service: tuple[str, ...] = setting(
         (), "SPARQL endpoints that SERVICE may call (federation is off when empty)."
     )
@@ -62,29 +71,37 @@ class Settings:
         False, "Let allow-listed SERVICE endpoints resolve to loopback or private addresses."
     )
     rate_limit_concurrency: int = setting(
-        8, "Queries one client may have running at once (0: no limit; at most 32)."
+        8,
+        "Queries one client may have running at once (0: no limit; at most 32).",
+        minimum=0,
     )
     rate_limit_query_seconds: float = setting(
-        120.0, "Query time one client may spend per minute, in seconds (0: no budget)."
+        120.0,
+        "Query time one client may spend per minute, in seconds (0: no budget).",
+        minimum=0,
     )
     trusted_proxy_count: int = setting(
         0,
         "Reverse proxies in front of the server that append to X-Forwarded-For; rate limits "
         "then apply to the address the outermost trusted proxy saw (0: the peer's address).",
+        minimum=0,
     )
     validation_timeout: float = setting(
         120.0,
         "Wall-clock time limit of SHACL validation, which runs in a child process, in seconds.",
+        minimum=0.001,
     )
     memory_limit: int = setting(
         2048,
         "Memory (address space) one query worker, or the validation process, may add, in MiB "
         "(0: no limit).",
+        minimum=0,
     )
     response_cache: int = setting(
         64,
         "Memory each web worker may use to answer repeated requests (pages, documents, SPARQL "
         "answers) without running them again, in MiB (0: none).",
+        minimum=0,
     )
     access_log: bool = setting(
         True,
@@ -113,6 +130,22 @@ class Settings:
             chosen[name] = tuple(value) if isinstance(value, list) else value
         return cls(**chosen)
 
+    def __post_init__(self) -> None:
+        for spec in dataclasses.fields(self):
+            minimum = spec.metadata.get("minimum")
+            value = getattr(self, spec.name)
+            if minimum is not None and not value >= minimum:  # NaN too
+                raise SettingError(f"{_names(spec)} must be at least {minimum}, not {value}")
+
+    def web_workers(self, cores: int | None = None) -> int:
+        """The web worker processes to run: `workers`, or when it is 0 one per CPU core (`cores`,
+        else the cores this process may run on), at most `MAX_AUTOMATIC_WORKERS`. Queries are
+        evaluated in the query workers, so a web worker beyond the cores only adds switching."""
+        if self.workers > 0:
+            return self.workers
+        available = len(os.sched_getaffinity(0)) if cores is None else cores
+        return max(1, min(available, MAX_AUTOMATIC_WORKERS))
+
     @property
     def bundled(self) -> bool:
         """True when serving the bundled graph rather than --data files or a remote store."""
@@ -124,8 +157,16 @@ def _from_text(spec: dataclasses.Field, raw: str) -> Any:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if isinstance(spec.default, tuple):
         return tuple(part for part in raw.split() if part)
-    if isinstance(spec.default, int):
-        return int(raw)
-    if isinstance(spec.default, float):
-        return float(raw)
+    if isinstance(spec.default, int | float):
+        kind = type(spec.default)
+        try:
+            return kind(raw)
+        except ValueError:
+            noun = "an integer" if kind is int else "a number"
+            raise SettingError(f"{_names(spec)} must be {noun}, not {raw!r}") from None
     return raw
+
+
+def _names(spec: dataclasses.Field) -> str:
+    """How a user sets `spec`: its option and its environment variable."""
+    return f"--{spec.name.replace('_', '-')} (COMMUNIQUE_{spec.name.upper()})"

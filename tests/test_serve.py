@@ -1,5 +1,6 @@
 """`communique serve`: gunicorn options, the ready line, a clean stop."""
 
+import os
 import subprocess
 import time
 
@@ -9,7 +10,7 @@ from gunicorn.workers.gthread import ThreadWorker
 from werkzeug.utils import import_string
 
 from communique.serve import end_web_worker, gunicorn_options
-from communique.settings import Settings
+from communique.settings import MAX_AUTOMATIC_WORKERS, Settings
 from tests.conftest import EX, communique_command, start_server
 from tests.processes import alive, descendants_of
 
@@ -30,6 +31,14 @@ def test_gunicorn_runs_preloaded_head_first_gthread_workers_from_the_settings():
     assert options["control_socket_disable"] is True
     assert options["worker_exit"] is end_web_worker
     assert isinstance(options["graceful_timeout"], int) and options["graceful_timeout"] >= 3
+
+
+def test_gunicorn_runs_one_web_worker_per_usable_core_by_default():
+    class DefaultState(FakeState):
+        settings = Settings()
+
+    options = gunicorn_options(DefaultState(), "127.0.0.1", 0, print)
+    assert options["workers"] == min(len(os.sched_getaffinity(0)), MAX_AUTOMATIC_WORKERS)
 
 
 def test_ready_line_then_sigterm_stops_every_process(dataset_files, tmp_path):
