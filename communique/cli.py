@@ -68,6 +68,7 @@ QUERY_SETTING_NAMES = (
 )
 TABLE = "table"
 INTERRUPTED_STATUS = 130
+MAX_PORT = 65535
 
 
 @dataclass(frozen=True)
@@ -153,11 +154,17 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--port",
-        type=int,
+        type=_port,
         default=8080,
         help="Port to listen on (0: any free port; default: 8080).",
     )
     add_settings_options(parser, SETTING_NAMES)
+
+
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and int(text) <= MAX_PORT):
+        raise argparse.ArgumentTypeError(f"a port is a number from 0 to {MAX_PORT}, not {text!r}")
+    return int(text)
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -106,9 +106,12 @@ def content_version(paths: Iterable[Path], *extra: str) -> str:
     digest = hashlib.sha256()
     for path in sorted(paths):
         digest.update(path.name.encode() + b"\0")
-        with path.open("rb") as stream:
-            for chunk in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(chunk)
+        try:
+            with path.open("rb") as stream:
+                for chunk in iter(lambda: stream.read(1 << 20), b""):
+                    digest.update(chunk)
+        except OSError as error:
+            raise DataError(f"{path}: cannot read: {error.strerror}") from None
     for item in extra:
         digest.update(item.encode() + b"\0")
     return digest.hexdigest()[:16]

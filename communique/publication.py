@@ -21,7 +21,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from communique.dataset import bundled_quads, content_version, read_quads
-from communique.errors import CommuniqueError, ShapesViolation
+from communique.errors import CommuniqueError, DataError, ShapesViolation
 from communique.isolation import MEBIBYTE, ChildLimits, IsolatedCall
 from communique.layout import Layout
 from communique.settings import Settings
@@ -173,7 +173,10 @@ def _remote_count(store: Store) -> int:
 def _publish_on_disk(settings: Settings, version: str, progress: Progress | None) -> Publication:
     root = Path(settings.store_dir)
     versions = root / "versions"
-    versions.mkdir(parents=True, exist_ok=True)
+    try:
+        versions.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(f"--store-dir {root}: cannot create it: {error.strerror}") from None
     _remove_partial_builds(versions)
     if not (versions / version / METADATA_FILE).exists():
         try:

@@ -5,11 +5,13 @@ variables are ``COMMUNIQUE_<NAME>``; the CLI exposes the same names as ``--kebab
 """
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from communique.errors import SettingError
 from communique.namespaces import DEFAULT_BASE
@@ -136,6 +138,16 @@ class Settings:
             value = getattr(self, spec.name)
             if minimum is not None and not value >= minimum:  # NaN too
                 raise SettingError(f"{_names(spec)} must be at least {minimum}, not {value}")
+            if isinstance(value, float) and math.isinf(value):
+                raise SettingError(f"{_names(spec)} must be a finite number, not {value}")
+        for name in ("base", "public_url", "allow_service"):
+            values = getattr(self, name)
+            for url in values if isinstance(values, tuple) else (values,):
+                if url is not None and not _is_web_url(url):
+                    spec = next(f for f in dataclasses.fields(self) if f.name == name)
+                    raise SettingError(f"{_names(spec)} must be an http(s) URL, not {url!r}")
+        if not self.base.endswith("/"):
+            raise SettingError(f"--base (COMMUNIQUE_BASE) must end with '/', not {self.base!r}")
 
     def web_workers(self, cores: int | None = None) -> int:
         """The web worker processes to run: `workers`, or when it is 0 one per CPU core (`cores`,
@@ -165,6 +177,11 @@ def _from_text(spec: dataclasses.Field, raw: str) -> Any:
             noun = "an integer" if kind is int else "a number"
             raise SettingError(f"{_names(spec)} must be {noun}, not {raw!r}") from None
     return raw
+
+
+def _is_web_url(text: str) -> bool:
+    parts = urlsplit(text)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and text.isprintable()
 
 
 def _names(spec: dataclasses.Field) -> str:

@@ -9,6 +9,8 @@ import pytest
 from rdflib import Graph
 
 from communique.cli import QUERY_SETTING_NAMES, build_parser, main
+from communique.errors import DataError
+from communique.publication import publish
 from communique.settings import Settings
 from tests.conftest import EX
 
@@ -148,3 +150,24 @@ def test_choices_come_from_the_settings(capsys):
         build_parser().parse_args(["serve", "--default-graph", "everything"])
     assert exited.value.code == 2
     assert "union" in capsys.readouterr().err
+
+
+def test_a_missing_data_file_exits_2_naming_it(capsys, tmp_path):
+    missing = tmp_path / "missing.ttl"
+    code, _, err = run(capsys, "query", "ASK {}", "--data", str(missing))
+    assert code == 2
+    assert err == f"communique: {missing}: cannot read: No such file or directory\n"
+
+
+def test_a_store_dir_that_cannot_be_created_is_a_data_error(small_data):
+    settings = Settings.from_mapping({"data": [small_data[1]], "store_dir": "/proc/communique"})
+    with pytest.raises(DataError, match="--store-dir /proc/communique: cannot create it"):
+        publish(settings)
+
+
+@pytest.mark.parametrize("port", ["65536", "-1", "http", "８０"])
+def test_a_port_out_of_range_is_refused_by_the_parser(capsys, port):
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["serve", "--port", port])
+    assert exited.value.code == 2
+    assert f"a port is a number from 0 to 65535, not '{port}'" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import re
 
 import pytest
 
@@ -48,6 +49,27 @@ def test_settings_out_of_range_are_refused_naming_the_option_and_variable(values
     option, variable = "--" + name.replace("_", "-"), f"COMMUNIQUE_{name.upper()}"
     with pytest.raises(SettingError, match=f"{option} \\({variable}\\) must be at least"):
         Settings.from_mapping(values)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"base": "kg.example.org/"}, "--base (COMMUNIQUE_BASE) must be an http(s) URL"),
+        ({"base": "https://kg.example.org"}, "--base (COMMUNIQUE_BASE) must end with '/'"),
+        ({"public_url": "ftp://kg.example.org/"}, "--public-url (COMMUNIQUE_PUBLIC_URL) must be"),
+        ({"allow_service": ["https://a.example/sparql", "a.example"]}, "not 'a.example'"),
+        ({"allow_service": ["https://a.example/\nHost: b"]}, "--allow-service"),
+    ],
+)
+def test_urls_that_are_not_http_urls_are_refused(values, message):
+    with pytest.raises(SettingError, match=re.escape(message)):
+        Settings.from_mapping(values)
+
+
+def test_an_infinite_time_limit_is_refused(monkeypatch):
+    monkeypatch.setenv("COMMUNIQUE_VALIDATION_TIMEOUT", "inf")
+    with pytest.raises(SettingError, match="must be a finite number, not inf"):
+        Settings.from_mapping()
 
 
 def test_an_environment_variable_that_is_not_a_number_is_refused(monkeypatch):
