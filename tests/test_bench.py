@@ -11,6 +11,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
+from bench import shared_store
 from bench.generator import BACKGROUND_GRAPH, Manifest, generate, manifest_path
 from bench.queries import PROLOGUE, query_mix
 from bench.report import render
@@ -143,3 +144,16 @@ def test_a_tiny_round_restarts_from_the_store_dir(tiny_report: str) -> None:
     section = tiny_report.split("### --store-dir")[1]
     assert "restart with the same --store-dir" in section
     assert "| describe | " in section
+
+
+def test_the_shared_store_probe_measures_what_a_forked_reader_copies(tmp_path: Path) -> None:
+    path = tmp_path / "graph.nq"
+    generate(path, 20_000, seed=3)
+    figures = shared_store.measure(path)
+    assert set(figures) == {
+        "parent_after_load", "child_before", "child_after_lookup", "child_after_scan"
+    }  # fmt: skip
+    # the scan copies pages of the store into the child; the 10-row lookup hardly any
+    grown_by_scan = figures["child_after_scan"] - figures["child_after_lookup"]
+    grown_by_lookup = figures["child_after_lookup"] - figures["child_before"]
+    assert grown_by_scan > 1.0 > grown_by_lookup
