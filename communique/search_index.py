@@ -306,18 +306,19 @@ class LabelIndex:
     def _take_inner_matches(self, key: str, selection: "_Selection") -> None:
         """Word-prefix and substring matches, scanning for the query's longest word.
 
-        Until `limit` substring matches are set aside, every line containing the word is
-        classified; after that, only lines where it starts a word can still matter.
+        Until substring matches of `limit` resources are set aside (the best line of each),
+        every line containing the word is classified; after that, only lines where it starts a
+        word can still matter.
         """
         if selection.full:
             return
         word = max(key.split(" "), key=len)
-        inner: list[int] = []
+        inner: dict[int, int] = {}
         resume_at = None
         for entry in self._lines_containing(word):
             found = self._inner_match(key, entry, selection)
             if found == MatchKind.SUBSTRING:
-                inner.append(entry)
+                inner.setdefault(self.resource_of(entry), entry)
                 if len(inner) == selection.limit:
                     resume_at = entry + 1
                     break
@@ -327,7 +328,7 @@ class LabelIndex:
             for entry in self._lines_containing(f" {word}", self._starts[resume_at]):
                 if self._inner_match(key, entry, selection) and selection.full:
                     return
-        selection.take(MatchKind.SUBSTRING, inner)
+        selection.take(MatchKind.SUBSTRING, inner.values())
 
     def _inner_match(self, key: str, entry: int, selection: "_Selection") -> MatchKind | None:
         """How a line found by the scan matches; a word-prefix match is taken at once."""

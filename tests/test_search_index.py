@@ -6,7 +6,7 @@ import statistics
 import time
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from communique import search_index
@@ -283,6 +283,12 @@ def brute_force(labels: list[Label], query: str, limit: int) -> list[tuple[str, 
 
 @settings(max_examples=300, deadline=None)
 @given(labels_strategy, texts, st.integers(1, 5))
+@example(  # two lines of one resource once filled the limit of substring matches
+    raw=[(0, "korea", LabelKind.PREFERRED), (0, "kim korea", LabelKind.PREFERRED),
+         (1, "korea", LabelKind.ALTERNATIVE)],
+    query="a",
+    limit=2,
+)  # fmt: skip
 def test_search_equals_brute_force_ranking(raw, query, limit):
     labels = [Label(f"http://example.org/{n}", text, "en", kind) for n, text, kind in raw]
     hits = LabelIndex.from_labels(labels).search(query, limit)
