@@ -20,7 +20,7 @@ from communique.enrichment import (
     EnrichmentSource,
     enrich,
 )
-from communique.errors import BadRequest
+from communique.errors import BadRequest, CommuniqueError
 from communique.nanopubs import nanopublications_trig
 from communique.publication import publish
 from communique.push import DEFAULT_BATCH_TRIPLES, PushTarget, push
@@ -306,6 +306,10 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def write_atomically(path: Path, body: bytes) -> None:
+    """Write `body` to `path` through a temporary file beside it, renamed over it.
+
+    :raises CommuniqueError: the file cannot be written (`path` is left as it was).
+    """
     staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with staging.open("wb") as stream:
@@ -313,5 +317,7 @@ def write_atomically(path: Path, body: bytes) -> None:
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(staging, path)
+    except OSError as error:
+        raise CommuniqueError(f"{path}: cannot write: {error.strerror}") from None
     finally:
         staging.unlink(missing_ok=True)

@@ -193,6 +193,13 @@ def test_export_writes_a_trig_file(tmp_path, capsys):
     assert not list(tmp_path.glob(".*"))
 
 
+def test_an_export_that_cannot_be_written_exits_1_naming_the_file(tmp_path, capsys):
+    output = tmp_path / "no-such-folder" / "nanopubs.trig"
+    assert main(["export", "--nanopubs", "--output", str(output)]) == 1
+    error = capsys.readouterr().err
+    assert error == f"communique: {output}: cannot write: No such file or directory\n"
+
+
 def test_export_needs_to_know_what_to_export(capsys):
     with pytest.raises(SystemExit) as exit_status:
         main(["export"])

@@ -45,7 +45,9 @@ def test_each_request_gets_one_access_log_line(watched_server):
     missing = requests.get(
         watched_server.url + "no/such%0Apage", headers={"X-Request-Id": "access-log-test-2"}
     )
-    wait_until(lambda: "access-log-test-2" in access_lines(watched_server), 10, "the log line")
+    # each line is written once its response has gone (by either web worker): wait for both
+    both = {"access-log-test-1", "access-log-test-2"}
+    wait_until(lambda: both <= access_lines(watched_server).keys(), 10, "the log lines")
     lines = access_lines(watched_server)
     _, fields = lines["access-log-test-1"]
     assert fields["method"] == "GET"
