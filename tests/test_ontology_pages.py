@@ -152,6 +152,23 @@ def test_the_validation_report_page(site):
     assert json.loads(get(site, "/validation.json").text)["conforms"] is True
 
 
+@pytest.mark.parametrize(
+    ("accept", "media_type", "document"),
+    [
+        ("text/turtle", "text/turtle; charset=utf-8", "/validation.ttl"),
+        ("application/json", "application/json", "/validation.json"),
+    ],
+)
+def test_the_validation_report_is_negotiated(site, accept, media_type, document):
+    response = get(site, "/validation", accept=accept)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == media_type
+    assert response.headers["Content-Location"] == document
+    assert "Accept" in response.headers["Vary"]
+    assert response.content == get(site, document).content
+    assert get(site, "/validation", accept="text/csv").status_code == 406
+
+
 def test_data_published_without_shapes_has_no_report(server):
     soup = check_structure(get(server, "/validation").text)
     assert "without SHACL shapes" in soup.main.get_text()

@@ -5,11 +5,12 @@ The overview and term sections are called from `communique.web.pages` when it re
 of the ontology IRI or of a class, property, concept scheme or concept.
 """
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, render_template, request, url_for
 
 from communique.describe import Description, read_labels
 from communique.errors import NotFound
 from communique.namespaces import DCTERMS, OWL
+from communique.negotiation import choose_format
 from communique.store import Store
 from communique.urls import UrlBuilder
 from communique.validation import ValidationReport
@@ -41,6 +42,8 @@ REPORT_FORMATS = {
     "ttl": ("text/turtle; charset=utf-8", ValidationReport.to_turtle),
     "json": ("application/json", ValidationReport.to_json),
 }
+FORMAT_TO_REPORT_SUFFIX = {"turtle": "ttl", "json": "json"}
+VALIDATION_FORMATS = ("html", *FORMAT_TO_REPORT_SUFFIX)
 
 
 def overview_context(store: Store, urls: UrlBuilder, description: Description) -> dict:
@@ -120,7 +123,14 @@ def term_context(
 
 @blueprint.route("/validation")
 def validation() -> Response:
-    """The latest SHACL validation report of the published data, as a page."""
+    """The latest SHACL validation report of the published data: a page, or (as Accept asks)
+    its Turtle or JSON document, whose own URL is then in ``Content-Location``."""
+    chosen = choose_format(request.headers.get("Accept"), VALIDATION_FORMATS, default="html")
+    if chosen != "html":
+        suffix = FORMAT_TO_REPORT_SUFFIX[chosen]
+        response = validation_document(suffix)
+        response.headers["Content-Location"] = url_for(".validation_document", suffix=suffix)
+        return response
     urls = url_builder()
     etag = etag_for("validation", language_ranges(), urls.root)
 
