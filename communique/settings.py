@@ -27,11 +27,14 @@ def setting(default: Any, help: str, **kwargs: Any) -> Any:
 
 @dataclass(frozen=True)
 class Settings:
-    base: str = setting(DEFAULT_BASE, "Canonical base IRI of the published data (ends with /).")
+    base: str = setting(
+        DEFAULT_BASE, "Canonical base IRI of the published data (ends with /).", url=True
+    )
     public_url: str | None = setting(
         None,
         "URL at which this server is reached, when it differs from the base "
         "(links on pages then stay on this server).",
+        url=True,
     )
     data: tuple[str, ...] = setting(
         (), "RDF files to publish instead of the bundled graph (named graphs kept)."
@@ -40,7 +43,9 @@ class Settings:
         (), "SHACL files that --data must conform to before it is published."
     )
     store: str | None = setting(
-        None, "URL of a SPARQL 1.1 endpoint to answer queries instead of the embedded store."
+        None,
+        "URL of a SPARQL 1.1 endpoint to answer queries instead of the embedded store.",
+        url=True,
     )
     store_dir: str | None = setting(
         None, "Directory for an on-disk embedded store; a restart with the same data reuses it."
@@ -67,7 +72,7 @@ class Settings:
     )
     threads: int = setting(8, "Threads per web server worker.", minimum=1)
     allow_service: tuple[str, ...] = setting(
-        (), "SPARQL endpoints that SERVICE may call (federation is off when empty)."
+        (), "SPARQL endpoints that SERVICE may call (federation is off when empty).", url=True
     )
     allow_private_service: bool = setting(
         False, "Let allow-listed SERVICE endpoints resolve to loopback or private addresses."
@@ -134,18 +139,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):
-            minimum = spec.metadata.get("minimum")
-            value = getattr(self, spec.name)
-            if minimum is not None and not value >= minimum:  # NaN too
-                raise SettingError(f"{_names(spec)} must be at least {minimum}, not {value}")
-            if isinstance(value, float) and math.isinf(value):
-                raise SettingError(f"{_names(spec)} must be a finite number, not {value}")
-        for name in ("base", "public_url", "allow_service"):
-            values = getattr(self, name)
-            for url in values if isinstance(values, tuple) else (values,):
-                if url is not None and not _is_web_url(url):
-                    spec = next(f for f in dataclasses.fields(self) if f.name == name)
-                    raise SettingError(f"{_names(spec)} must be an http(s) URL, not {url!r}")
+            _check(spec, getattr(self, spec.name))
         if not self.base.endswith("/"):
             raise SettingError(f"--base (COMMUNIQUE_BASE) must end with '/', not {self.base!r}")
 
@@ -177,6 +171,22 @@ def _from_text(spec: dataclasses.Field, raw: str) -> Any:
             noun = "an integer" if kind is int else "a number"
             raise SettingError(f"{_names(spec)} must be {noun}, not {raw!r}") from None
     return raw
+
+
+def _check(spec: dataclasses.Field, value: Any) -> None:
+    """Refuse `value` where it breaks its field's ``minimum`` or ``url`` metadata, or is infinite.
+
+    :raises SettingError: naming the option and the environment variable.
+    """
+    minimum = spec.metadata.get("minimum")
+    if minimum is not None and not value >= minimum:  # NaN too
+        raise SettingError(f"{_names(spec)} must be at least {minimum}, not {value}")
+    if isinstance(value, float) and math.isinf(value):
+        raise SettingError(f"{_names(spec)} must be a finite number, not {value}")
+    if spec.metadata.get("url"):
+        for url in value if isinstance(value, tuple) else (value,):
+            if url is not None and not _is_web_url(url):
+                raise SettingError(f"{_names(spec)} must be an http(s) URL, not {url!r}")
 
 
 def _is_web_url(text: str) -> bool:

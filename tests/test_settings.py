@@ -59,6 +59,7 @@ def test_settings_out_of_range_are_refused_naming_the_option_and_variable(values
         ({"public_url": "ftp://kg.example.org/"}, "--public-url (COMMUNIQUE_PUBLIC_URL) must be"),
         ({"allow_service": ["https://a.example/sparql", "a.example"]}, "not 'a.example'"),
         ({"allow_service": ["https://a.example/\nHost: b"]}, "--allow-service"),
+        ({"store": "file:///etc/passwd"}, "--store (COMMUNIQUE_STORE) must be an http(s) URL"),
     ],
 )
 def test_urls_that_are_not_http_urls_are_refused(values, message):
