@@ -186,14 +186,23 @@ def measure_latency(
     targets: dict[str, tuple[str, int, Sequence[Request]]],
     rounds: int,
     warmup: int = 2,
+    *,
+    new_connections: bool = False,
 ) -> dict[str, dict[str, Latencies]]:
     """{server: {request name: Latencies}}; every request of every server, interleaved.
 
     `targets` maps a server name to (host, port, its version of each request, same order).
+    With `new_connections`, every request opens its own connection and asks the server to close
+    it (``Connection: close``), as SPARQLWrapper (urllib) and curl do; the time includes the
+    connection's opening.
     """
     connections = {name: RawConnection(host, port) for name, (host, port, _) in targets.items()}
+    closing = (("Connection", "close"),) if new_connections else ()
     encoded = {
-        name: [RawConnection.encode(r, f"{host}:{port}") for r in requests]
+        name: [
+            RawConnection.encode(Request(r.name, r.path, r.headers + closing), f"{host}:{port}")
+            for r in requests
+        ]
         for name, (host, port, requests) in targets.items()
     }
     results = {name: {} for name in targets}
@@ -206,8 +215,9 @@ def measure_latency(
                     try:
                         status, length = connection.fetch(encoded[server][index])
                     except OSError:
-                        connection.close()
                         status, length = 0, 0
+                    if new_connections or status == 0:
+                        connection.close()
                     seconds = time.perf_counter() - started
                     if round_number >= warmup:
                         entry = results[server].setdefault(request_name, Latencies())

@@ -62,6 +62,8 @@ class Plan:
     throughput_seconds: float
     clients: tuple[int, ...] = (8, 32)
     rdflib_max: int = 10_000
+    new_connections_max: int = 10_000
+    """Up to this size, latency is measured a second time with a new connection per request."""
     pages_size: int | None = 10_000
     store_dir_size: int | None = None
     validation_timeout: float = 600.0
@@ -132,6 +134,8 @@ class SizeResults:
     pages: PageResults | None = None
     store_dir: StoreDirResults | None = None
     breakdown: list[tuple[str, float]] | None = None
+    new_connection_latency: dict[str, dict[str, Latencies]] | None = None
+    """As `latency`, with a new connection per request (up to `Plan.new_connections_max`)."""
 
 
 @dataclass
@@ -217,6 +221,12 @@ def run_size(plan: Plan, size: int, workdir: Path, say: Say) -> SizeResults:
             counts = result_counts(running, queries)
             say(f"{size:,}: latency, {plan.rounds} interleaved rounds of {len(queries)} queries")
             latency = measure_latency(targets(running, queries), plan.rounds)
+            new_connection_latency = None
+            if size <= plan.new_connections_max:
+                say(f"{size:,}: latency again, a new connection per request")
+                new_connection_latency = measure_latency(
+                    targets(running, queries), plan.rounds, new_connections=True
+                )
             throughput = measure_mix_throughput(plan, running, queries, say)
         for server in running:
             facts[server.name].peak = server.peak
@@ -232,6 +242,7 @@ def run_size(plan: Plan, size: int, workdir: Path, say: Say) -> SizeResults:
             counts,
             latency,
             throughput,
+            new_connection_latency=new_connection_latency,
         )
         by_name = {server.name: server for server in running}
         if plan.pages_size == size:
@@ -518,11 +529,18 @@ def start_nginx_pair(
 def server_requests(
     server: ServerProcess, requests: list[Request], recordings: dict[str, tuple[str, bytes]]
 ) -> list[Request]:
-    """The same requests, or for nginx-static the files holding the same bytes."""
+    """The same requests, or for nginx-static the files holding the same bytes, asked for with
+    the same query string and header fields (which a static file server ignores), so that both
+    nginx servers read requests of the same size."""
     if server.name != "nginx-static":
         return requests
     index = {path: number for number, path in enumerate(recordings)}
-    return [Request(r.name, f"/body-{index[r.path]}") for r in requests]
+    return [static_request(r, index[r.path]) for r in requests]
+
+
+def static_request(request: Request, number: int) -> Request:
+    _, mark, query = request.path.partition("?")
+    return Request(request.name, f"/body-{number}{mark}{query}", request.headers)
 
 
 # --- --store-dir ------------------------------------------------------------------------------

@@ -409,8 +409,12 @@ def start_nginx(workdir: Path, server_block: str, *, core: int, name: str) -> Se
     shutil.rmtree(prefix, ignore_errors=True)
     (prefix / "logs").mkdir(parents=True)
     configuration = prefix / "nginx.conf"
+    # Started by root, nginx runs its worker as "nobody", which may not enter the work folder
+    # (pytest's is private): every request would fail with 403.
+    user = "user root;\n" if os.geteuid() == 0 else ""
     configuration.write_text(
-        "daemon off;\nworker_processes 1;\nerror_log logs/error.log warn;\npid logs/nginx.pid;\n"
+        f"daemon off;\n{user}worker_processes 1;\nerror_log logs/error.log warn;\n"
+        "pid logs/nginx.pid;\n"
         "events { worker_connections 1024; }\n"
         "http {\n  access_log off;\n  keepalive_requests 100000;\n"
         f"  client_body_temp_path {prefix}/body;\n  proxy_temp_path {prefix}/proxy;\n"

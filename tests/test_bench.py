@@ -12,10 +12,11 @@ import pyoxigraph as ox
 import pytest
 
 from bench import shared_store
+from bench.client import Request
 from bench.generator import BACKGROUND_GRAPH, Manifest, generate, manifest_path
 from bench.queries import PROLOGUE, query_mix
 from bench.report import render
-from bench.runner import Plan, run
+from bench.runner import Plan, run, static_request
 from bench.servers import nginx_available
 from communique.settings import PROJECT_ROOT
 from communique.validation import validate_files
@@ -115,6 +116,16 @@ def test_a_tiny_round_measures_every_query_on_both_engines(tiny_report: str) -> 
     assert "minimal-pyoxigraph / oxigraph" in latency  # the reference ran beside them
 
 
+def test_a_tiny_round_measures_the_mix_again_with_a_new_connection_per_request(
+    tiny_report: str,
+) -> None:
+    section = tiny_report.split("### Query latency, a new connection per request")[1]
+    section = section.split("###")[0]
+    rows = [line for line in section.splitlines() if line.startswith("|")][2:]
+    assert len(rows) == 15 + 1
+    assert "failed" not in section and "| – |" not in rows[-1]
+
+
 def test_a_tiny_round_measures_the_reference_on_the_query_targets(tiny_report: str) -> None:
     section = tiny_report.split("## The reference on the same targets")[1].split("\n## ")[0]
     slowest = [line for line in section.splitlines() if line.startswith("| slowest query")]
@@ -136,8 +147,15 @@ def test_a_tiny_round_compares_cheap_requests_with_the_ceiling(tiny_report: str)
     assert "| ask | " in pages
     if nginx_available():
         assert "nginx-cache" in pages and "nginx-static" in pages
+        assert "failed" not in pages  # both nginx servers answered every request
     else:
         assert "nginx not available" in pages
+
+
+def test_nginx_static_is_asked_with_the_same_query_string_and_header_fields() -> None:
+    ask = Request("ask", "/sparql?query=ASK%20%7B%7D", (("Accept", "application/json"),))
+    assert static_request(ask, 3) == Request("ask", "/body-3?query=ASK%20%7B%7D", ask.headers)
+    assert static_request(Request("page", "/page/id/x"), 0) == Request("page", "/body-0")
 
 
 def test_a_tiny_round_restarts_from_the_store_dir(tiny_report: str) -> None:
