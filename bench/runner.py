@@ -220,13 +220,12 @@ def run_size(plan: Plan, size: int, workdir: Path, say: Say) -> SizeResults:
         with PeakSampler(running):
             counts = result_counts(running, queries)
             say(f"{size:,}: latency, {plan.rounds} interleaved rounds of {len(queries)} queries")
-            latency = measure_latency(targets(running, queries), plan.rounds)
+            servers = targets(running, queries)
+            latency = measure_latency(servers, plan.rounds)
             new_connection_latency = None
             if size <= plan.new_connections_max:
                 say(f"{size:,}: latency again, a new connection per request")
-                new_connection_latency = measure_latency(
-                    targets(running, queries), plan.rounds, new_connections=True
-                )
+                new_connection_latency = measure_latency(servers, plan.rounds, new_connections=True)
             throughput = measure_mix_throughput(plan, running, queries, say)
         for server in running:
             facts[server.name].peak = server.peak
